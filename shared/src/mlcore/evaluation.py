@@ -1,0 +1,140 @@
+"""Metrics and plot data for each task type (pure: arrays in, numbers and tables out)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+
+def choose_threshold(y_true: np.ndarray, scores: np.ndarray, target_precision: float) -> float:
+    """Lowest threshold whose precision reaches ``target_precision`` (max recall at that precision).
+
+    Falls back to the F1-optimal threshold when no threshold reaches the target.
+    """
+    precision, recall, thresholds = skm.precision_recall_curve(y_true, scores)
+    precision, recall = precision[:-1], recall[:-1]
+    ok = np.flatnonzero(precision >= target_precision)
+    if len(ok):
+        best = ok[np.argmax(recall[ok])]
+        return float(thresholds[best])
+    f1 = 2 * precision * recall / np.clip(precision + recall, 1e-12, None)
+    return float(thresholds[int(np.argmax(f1))])
+
+
+def classification_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    y_pred = (scores >= threshold).astype(int)
+    tn, fp, fn, tp = skm.confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
+    return {
+        "precision": float(skm.precision_score(y_true, y_pred, zero_division=0)),
+        "recall": float(skm.recall_score(y_true, y_pred, zero_division=0)),
+        "f1": float(skm.f1_score(y_true, y_pred, zero_division=0)),
+        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
+        "roc_auc": float(skm.roc_auc_score(y_true, scores)) if len(set(y_true)) > 1 else float("nan"),
+        "pr_auc": float(skm.average_precision_score(y_true, scores)) if len(set(y_true)) > 1 else float("nan"),
+        "threshold": float(threshold),
+        "tp": int(tp), "fp": int(fp), "tn": int(tn), "fn": int(fn),
+    }
+
+
+def classification_plot_data(y_true: np.ndarray, scores: np.ndarray, threshold: float, labels: tuple[str, str]) -> dict[str, pd.DataFrame]:
+    """Tables behind the ROC, PR and confusion plots (DVC plots read them)."""
+    fpr, tpr, _ = skm.roc_curve(y_true, scores)
+    precision, recall, _ = skm.precision_recall_curve(y_true, scores)
+    names = np.asarray(labels)
+    y_pred = (scores >= threshold).astype(int)
+    return {
+        "roc": _thin(pd.DataFrame({"fpr": fpr, "tpr": tpr})),
+        "precision_recall": _thin(pd.DataFrame({"recall": recall, "precision": precision})),
+        "confusion": pd.DataFrame({"actual": names[np.asarray(y_true, dtype=int)], "predicted": names[y_pred]}),
+    }
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+    out = {
+        "rmse": float(np.sqrt(skm.mean_squared_error(y_true, y_pred))),
+        "mae": float(skm.mean_absolute_error(y_true, y_pred)),
+        "r2": float(skm.r2_score(y_true, y_pred)),
+    }
+    if (y_true > -1).all() and (y_pred > -1).all():
+        out["rmsle"] = float(np.sqrt(skm.mean_squared_log_error(y_true, y_pred)))
+    return out
+
+
+def regression_plot_data(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, pd.DataFrame]:
+    y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+    return {
+        "predicted_vs_actual": pd.DataFrame({"actual": y_true, "predicted": y_pred}),
+        "residuals": pd.DataFrame({"predicted": y_pred, "residual": y_true - y_pred}),
+    }
+
+
+def clustering_metrics(features: np.ndarray, labels: np.ndarray, sample_size: int = 10_000, seed: int = 0) -> dict[str, float]:
+    n_clusters = len(set(labels.tolist()))
+    if n_clusters < 2:
+        return {"n_clusters": float(n_clusters), "silhouette": float("nan"), "davies_bouldin": float("nan"), "calinski_harabasz": float("nan")}
+    sizes = np.bincount(labels) / len(labels)
+    return {
+        "n_clusters": float(n_clusters),
+        "silhouette": float(skm.silhouette_score(features, labels, sample_size=min(sample_size, len(labels)), random_state=seed)),
+        "davies_bouldin": float(skm.davies_bouldin_score(features, labels)),
+        "calinski_harabasz": float(skm.calinski_harabasz_score(features, labels)),
+        "min_cluster_share": float(sizes[sizes > 0].min()),
+    }
+
+
+def _thin(frame: pd.DataFrame, max_points: int = 500) -> pd.DataFrame:
+    if len(frame) <= max_points:
+        return frame
+    idx = np.unique(np.linspace(0, len(frame) - 1, max_points).astype(int))
+    return frame.iloc[idx].reset_index(drop=True)
+
+
+def write_plots(tables: Mapping[str, pd.DataFrame], out_dir: str | Path) -> list[Path]:
+    """Write each table as ``<name>.csv`` (DVC plots) and a PNG (MLflow artifacts)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, table in tables.items():
+        csv = out_dir / f"{name}.csv"
+        table.to_csv(csv, index=False)
+        written.append(csv)
+        fig, ax = plt.subplots(figsize=(5, 4))
+        _draw(ax, name, table)
+        fig.tight_layout()
+        png = out_dir / f"{name}.png"
+        fig.savefig(png, dpi=90)
+        plt.close(fig)
+        written.append(png)
+    return written
+
+
+def _draw(ax: Any, name: str, table: pd.DataFrame) -> None:
+    if name == "confusion":
+        matrix = pd.crosstab(table["actual"], table["predicted"])
+        ax.imshow(matrix.to_numpy(), cmap="Blues")
+        ax.set_xticks(range(len(matrix.columns)), matrix.columns)
+        ax.set_yticks(range(len(matrix.index)), matrix.index)
+        for (i, j), v in np.ndenumerate(matrix.to_numpy()):
+            ax.text(j, i, str(v), ha="center", va="center")
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("actual")
+    elif len(table.columns) == 2:
+        x, y = table.columns
+        style = "." if name in ("predicted_vs_actual", "residuals") else "-"
+        ax.plot(table[x], table[y], style, markersize=2)
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+    else:
+        table.plot(ax=ax)
+    ax.set_title(name.replace("_", " "))

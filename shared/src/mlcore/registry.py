@@ -1,0 +1,87 @@
+"""Find the model to serve: ``models:/<name>@champion``, or a local exported copy."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .promotion import CHAMPION
+
+log = logging.getLogger(__name__)
+METADATA_FILE = "serving_metadata.json"
+
+
+@dataclass
+class ResolvedModel:
+    path: Path
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata.get("version", "unknown"))
+
+
+def champion_metadata(model_name: str) -> dict[str, Any]:
+    """Name, version, run id, training-data hashes and metrics of ``@champion``."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    mv = client.get_model_version_by_alias(model_name, CHAMPION)
+    run = client.get_run(mv.run_id) if mv.run_id else None
+    tags = run.data.tags if run else {}
+    return {
+        "model_name": model_name,
+        "version": str(mv.version),
+        "alias": CHAMPION,
+        "run_id": mv.run_id,
+        "source": mv.source,
+        "git_commit": tags.get("git.commit"),
+        "training_data": {k[5:-4]: v for k, v in tags.items() if k.startswith("data.") and k.endswith(".md5")},
+        "metrics": dict(run.data.metrics) if run else {},
+    }
+
+
+def download_champion(model_name: str, dest: str | Path) -> ResolvedModel:
+    """Copy ``@champion`` out of the registry into ``dest`` (replaced atomically)."""
+    import mlflow
+
+    dest = Path(dest)
+    meta = champion_metadata(model_name)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
+    try:
+        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}@{CHAMPION}", dst_path=str(staging))
+        (staging / METADATA_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        old = dest.with_name(f".{dest.name}.old")
+        if dest.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            dest.rename(old)
+        staging.rename(dest)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ResolvedModel(dest, meta)
+
+
+def load_export(export_dir: str | Path) -> ResolvedModel:
+    export_dir = Path(export_dir)
+    meta_file = export_dir / METADATA_FILE
+    if not meta_file.exists():
+        raise FileNotFoundError(f"no exported model at {export_dir}: run `make train` to train and promote one")
+    return ResolvedModel(export_dir, json.loads(meta_file.read_text(encoding="utf-8")))
+
+
+def resolve(model_name: str, export_dir: str | Path, cache_dir: str | Path, prefer_registry: bool = True) -> ResolvedModel:
+    """The registry's champion when reachable, else the local export."""
+    if prefer_registry:
+        try:
+            return download_champion(model_name, cache_dir)
+        except Exception as exc:  # noqa: BLE001 - any registry failure falls back to the export
+            log.warning("registry unavailable, using local export", extra={"reason": str(exc)[:300], "export_dir": str(export_dir)})
+    return load_export(export_dir)

@@ -1,0 +1,35 @@
+"""``python -m mlcore.ui``: the MLflow UI over the tracking store, on 127.0.0.1, one worker."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import tracking
+from .paths import project_root
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("MLFLOW_UI_PORT", "5000")))
+    parser.add_argument("--root", default=None, help="project or suite folder (default: the current project)")
+    args = parser.parse_args(argv)
+    try:
+        root = Path(args.root) if args.root else project_root()
+    except FileNotFoundError:
+        root = Path.cwd()
+    uri = tracking.tracking_uri(root)
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
+           "--port", str(args.port), "--workers", "1"]
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        cmd += ["--default-artifact-root", tracking.artifact_root(root).as_uri()]
+    print(f"MLflow UI on http://127.0.0.1:{args.port} (store: {uri})", flush=True)
+    os.execvpe(cmd[0], cmd, env)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,21 @@
+"""Keep the chosen task type's files, drop the other variants, make the folder a git repo if needed."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+TASK = "{{ cookiecutter.task_type }}"
+
+root = Path.cwd()
+variant = root / "_variants" / TASK
+for src in sorted(variant.rglob("*")):
+    if src.is_file():
+        dest = root / src.relative_to(variant)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(src), dest)
+shutil.rmtree(root / "_variants")
+
+# DVC needs git: inside an existing repository the project is a DVC subdir repo, else its own repo.
+inside_git = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], capture_output=True, cwd=root).returncode == 0
+if not inside_git and shutil.which("git"):
+    subprocess.run(["git", "init", "-q"], cwd=root, check=False)

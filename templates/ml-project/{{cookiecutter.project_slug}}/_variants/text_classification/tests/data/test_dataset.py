@@ -1,0 +1,45 @@
+"""Data tests on the configured dataset (project-owned: assert what you know about your data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlcore.acquire import Source, fetch
+from mlcore.config import compose, to_dict
+from mlcore.splitting import dedupe, split
+from mlcore.validation import check_frame, leakage
+
+from {{ cookiecutter.package_name }}.data import parse_raw
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory):
+    cfg = compose(ROOT / "configs")
+    raw = tmp_path_factory.mktemp("raw") / "dataset"
+    fetch(Source.from_config(cfg.data.source), raw, project=ROOT)
+    return cfg, parse_raw(raw, cfg.data)
+
+
+def test_schema_and_labels(dataset) -> None:
+    cfg, frame = dataset
+    report = check_frame(frame, to_dict(cfg.data.schema))
+    assert report.ok, report.errors
+    assert set(frame["label"]) == set(cfg.data.labels)
+
+
+def test_sample_counts(dataset) -> None:
+    _, frame = dataset
+    assert len(frame) == 1000
+    assert frame["label"].value_counts().to_dict() == {"ham": 700, "spam": 300}
+
+
+def test_split_has_no_leakage_and_keeps_class_balance(dataset) -> None:
+    cfg, frame = dataset
+    unique = dedupe(frame, ["text"])
+    train, val, test = split(unique, cfg.train.split.val_size, cfg.train.split.test_size, 42, "label")
+    assert leakage(train, test, ["text"]) == 0
+    assert leakage(train, val, ["text"]) == 0
+    assert abs((train["label"] == "spam").mean() - (test["label"] == "spam").mean()) < 0.02
