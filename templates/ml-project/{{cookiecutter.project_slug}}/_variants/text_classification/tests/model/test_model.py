@@ -18,7 +18,7 @@ def test_passes_quality_gates_and_becomes_champion(trained: dict[str, Any]) -> N
         assert trained["metrics"][metric] >= rule["min"]
     assert decision.promoted, decision.reason
     champion = current_champion(cfg.project.model_name)
-    assert champion is not None and champion.version == decision.version
+    assert champion is not None and str(champion.version) == decision.version
     assert (trained["root"] / cfg.paths.export / "serving_metadata.json").exists()
 
 
@@ -47,7 +47,7 @@ def test_worse_candidate_is_registered_but_not_promoted(trained: dict[str, Any])
         gates=gates_from_config({}), primary_metric="test_f1",
     )
     assert not decision.promoted and "worse than champion" in decision.reason
-    assert current_champion(cfg.project.model_name).version == champion.version
+    assert str(current_champion(cfg.project.model_name).version) == str(champion.version)
     tags = mlflow.MlflowClient().get_model_version(cfg.project.model_name, decision.version).tags
     assert tags["promotion.decision"] == "rejected"
 

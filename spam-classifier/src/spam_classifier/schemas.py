@@ -1,0 +1,78 @@
+"""API schema and predictor. Project-owned.
+
+``Item`` is one request item; ``Predictor`` turns items into responses and traffic into the
+drift signals that ``monitor`` compares with the training reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from mlcore.textlinear import compile_pipeline, oov_share
+from pydantic import BaseModel, ConfigDict, Field
+
+from .features import drift_signals
+
+
+class Item(BaseModel):
+    """One message to classify."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": "WINNER! Claim your prize now"}]})
+    text: str = Field(min_length=1, max_length=10_000, description="The message text (1 to 10,000 characters).")
+
+
+class Predictor:
+    """A fitted text pipeline with its decision threshold."""
+
+    def __init__(self, pipeline: Any, threshold: float, labels: Sequence[str]) -> None:
+        self.pipeline = pipeline
+        self.threshold = float(threshold)
+        self.negative, self.positive = labels
+        self.scorer = compile_pipeline(pipeline)
+        self.key = f"{self.positive}_probability"
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        if self.scorer is not None:
+            return np.asarray(self.scorer.many(texts))
+        return self.pipeline.predict_proba(pd.Series(list(texts), dtype=object))[:, 1]
+
+    def predict(self, items: Sequence[Item]) -> list[dict[str, Any]]:
+        texts = [item.text for item in items]
+        if self.scorer is not None and len(texts) == 1:
+            probas = [self.scorer.proba(texts[0])]
+        else:
+            probas = self.probabilities(texts).tolist()
+        return [
+            {"label": self.positive if p >= self.threshold else self.negative, self.key: round(p, 6), "threshold": self.threshold}
+            for p in probas
+        ]
+
+    def oov(self, texts: Sequence[str]) -> list[float]:
+        if self.scorer is not None:
+            return [oov_share(self.scorer, t) for t in texts]
+        vectorizer = self.pipeline.steps[0][1].transformer_list[0][1]
+        analyze, vocab = vectorizer.build_analyzer(), vectorizer.vocabulary_
+        shares = []
+        for text in texts:
+            grams = analyze(text)
+            shares.append(1 - sum(g in vocab for g in grams) / len(grams) if grams else 1.0)
+        return shares
+
+    def drift_frame(self, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]] | None = None) -> pd.DataFrame:
+        texts = [row["text"] for row in inputs]
+        probas = [row[self.key] for row in outputs] if outputs is not None else self.probabilities(texts)
+        return drift_signals(texts, probas, self.oov(texts), self.threshold)
+
+
+def load_predictor(model_dir: Path) -> Predictor:
+    """Load a model folder written by MLflow (registry download or local export)."""
+    import mlflow.sklearn
+    from mlflow.models import Model
+
+    meta = Model.load(str(model_dir)).metadata or {}
+    pipeline = mlflow.sklearn.load_model(str(model_dir))
+    return Predictor(pipeline, meta["threshold"], meta["labels"])
