@@ -26,10 +26,20 @@ def quiet_environment() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+_SET_BY_US: set[str] = set()
+
+
+def user_tracking_uri() -> str | None:
+    """``MLFLOW_TRACKING_URI`` when a person set it (MLflow itself exports what we configure)."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    return uri if uri and uri not in _SET_BY_US else None
 
 
 def tracking_uri(project: str | Path) -> str:
-    if uri := os.environ.get("MLFLOW_TRACKING_URI"):
+    if uri := user_tracking_uri():
         return uri
     return f"sqlite:///{store_root(project) / DB_NAME}"
 
@@ -44,12 +54,15 @@ def configure(project: str | Path, experiment: str) -> str:
     import mlflow
 
     uri = tracking_uri(project)
+    user_uri = user_tracking_uri()
+    if user_uri is None:
+        _SET_BY_US.add(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = mlflow.MlflowClient()
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
-        location = None if os.environ.get("MLFLOW_TRACKING_URI") else (artifact_root(project) / experiment).as_uri()
+        location = None if user_uri else (artifact_root(project) / experiment).as_uri()
         exp_id = client.create_experiment(experiment, artifact_location=location)
     else:
         exp_id = exp.experiment_id

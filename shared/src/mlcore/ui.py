@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
            "--port", str(args.port), "--workers", "1"]
-    if not os.environ.get("MLFLOW_TRACKING_URI"):
+    if not tracking.user_tracking_uri():
         cmd += ["--default-artifact-root", tracking.artifact_root(root).as_uri()]
     print(f"MLflow UI on http://127.0.0.1:{args.port} (store: {uri})", flush=True)
     os.execvpe(cmd[0], cmd, env)

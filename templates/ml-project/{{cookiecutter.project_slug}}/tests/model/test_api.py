@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -14,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from mlcore.smoke import free_port, running_server
 
 from {{ cookiecutter.package_name }}.schemas import Item
 
@@ -21,43 +18,14 @@ pytestmark = pytest.mark.slow
 EXAMPLE = Item.model_config["json_schema_extra"]["examples"][0]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(trained: dict[str, Any]) -> Iterator[str]:
     root: Path = trained["root"]
     port = free_port()
-    env = {**os.environ, "ML_PROJECT_ROOT": str(root), "ML_STORE_ROOT": str(root), "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.api", f"serve.port={port}", "serve.host=127.0.0.1"],
-        env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
-            try:
-                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail("server not ready within 90 s")
+    env = {"ML_PROJECT_ROOT": str(root), "ML_STORE_ROOT": str(root), "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
+    cmd = [sys.executable, "-m", "{{ cookiecutter.package_name }}.api", f"serve.port={port}", "serve.host=127.0.0.1"]
+    with running_server(cmd, port, cwd=root, env=env) as (base, _):
         yield base
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def test_health_ready_metadata(server: str, trained: dict[str, Any]) -> None:

@@ -68,6 +68,11 @@ class Predictor:
         return drift_signals(texts, probas, self.oov(texts), self.threshold)
 
 
+def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of the canonical table as API request items (demo traffic, benchmarks, tests)."""
+    return [{"text": text} for text in frame["text"]]
+
+
 def load_predictor(model_dir: Path) -> Predictor:
     """Load a model folder written by MLflow (registry download or local export)."""
     import mlflow.sklearn

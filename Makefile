@@ -1,0 +1,79 @@
+# ML capstone suite. `make` lists the targets; `make demo` and `make test` do all the set-up.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+# Every folder with a dvc.yaml and a .cruft.json is a project generated from the template.
+PROJECTS := $(patsubst %/.cruft.json,%,$(wildcard */.cruft.json))
+# The install stamp changes whenever a pinned requirement or a package's metadata changes.
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt shared/pyproject.toml $(addsuffix /pyproject.toml,$(PROJECTS)) 2>/dev/null | md5sum | cut -c1-12)
+export PATH := $(VENV)/bin:$(PATH)
+export MLFLOW_DISABLE_TELEMETRY := true
+export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help venv demo test test-shared test-suite test-projects data ui new sync sync-check lint format bench clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-13s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  projects: $(PROJECTS)"
+
+venv: $(STAMP) ## Create .venv and install the pinned requirements, mlcore and every project (idempotent)
+
+$(STAMP): requirements.txt constraints.txt
+	@echo "[setup] creating $(VENV) and installing pinned requirements (first run: a few minutes)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@if grep -q '^torch==' requirements.txt; then $(PY) -m pip install -q "$$(grep '^torch==' requirements.txt)"; fi
+	@$(PY) -m pip install -q -r requirements.txt -c constraints.txt
+	@$(PY) -m pip install -q --no-deps -e shared $(addprefix -e ,$(PROJECTS))
+	@rm -f $(VENV)/.installed-* && touch $@
+	@echo "[setup] done"
+
+demo: venv ## Run every project end to end (pipeline, registry, served-model and drift checks) and print a summary
+	@$(PY) tools/demo.py $(PROJECTS)
+
+test: venv data ## Run every test: shared package, template (bake matrix, sync check), each project
+	@$(MAKE) --no-print-directory test-shared test-suite test-projects
+
+test-shared: venv ## Tests of the shared package (mlcore)
+	@echo "[test] shared/"
+	@$(PY) -m pytest shared/tests
+
+test-suite: venv ## Template tests: bake matrix, generated projects' own tests, sync check
+	@echo "[test] tests/ (template and sync)"
+	@$(PY) -m pytest tests
+
+test-projects: venv ## Each project's own make test
+	@for p in $(PROJECTS); do echo "[test] $$p"; $(MAKE) --no-print-directory -C $$p test; done
+
+data: venv ## Fetch and validate each project's data (DVC stages ingest, validate)
+	@for p in $(PROJECTS); do echo "[data] $$p"; (cd $$p && dvc repro -q validate); done
+
+ui: venv ## MLflow UI over every project's runs and models, on http://127.0.0.1:5000
+	@$(PY) -m mlcore.ui --root $(CURDIR)
+
+new: venv ## Bake a new project from the template (asks the questions; OUT=. by default)
+	@$(VENV)/bin/cookiecutter templates/ml-project -o $${OUT:-.}
+
+sync: venv ## Re-apply template-owned files to every project
+	@$(PY) tools/suite.py sync
+
+sync-check: venv ## Fail when a project's template-owned files differ from the template
+	@$(PY) tools/suite.py check
+
+lint: venv ## Ruff lint and format check over the whole suite
+	@$(VENV)/bin/ruff check shared tools tests $(PROJECTS)
+	@$(VENV)/bin/ruff format --check shared tools tests $(PROJECTS)
+
+format: venv ## Ruff fix and format
+	@$(VENV)/bin/ruff check --fix shared tools tests $(PROJECTS)
+	@$(VENV)/bin/ruff format shared tools tests $(PROJECTS)
+
+bench: venv ## Serving benchmarks (wrk on loopback); figures go to benchmarks/results/
+	@$(PY) benchmarks/serve.py $(PROJECTS)
+
+clean: ## Remove the virtualenv and caches (keeps data, models and the tracking store)
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,95 @@
+"""Start a project's API on loopback, send it real requests, stop it by its PID.
+
+Used by ``make demo`` (the served-model check), the projects' API tests and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(
+    cmd: Sequence[str], port: int, cwd: str | Path, env: Mapping[str, str] | None = None, timeout: float = 120.0
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run ``cmd`` (an API listening on 127.0.0.1:``port``) until ``/ready``; always stop it."""
+    log = open(Path(cwd) / f".server-{port}.log", "wb")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen(list(cmd), cwd=cwd, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}: {_tail(log.name)}")
+            try:
+                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server not ready within {timeout:.0f} s: {_tail(log.name)}")
+            time.sleep(0.25)
+        yield base, proc
+    finally:
+        stop(proc)
+        log.close()
+        Path(log.name).unlink(missing_ok=True)
+
+
+def stop(proc: subprocess.Popen[bytes], grace: float = 20.0) -> None:
+    if proc.poll() is not None:
+        return
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _tail(path: str, size: int = 2000) -> str:
+    try:
+        return Path(path).read_bytes()[-size:].decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def send(base: str, items: Sequence[dict[str, Any]], timeout: float = 10.0) -> dict[str, Any]:
+    """POST each item once to ``/predict``; return counts, latency percentiles and versions."""
+    latencies, codes, versions = [], [], set()
+    with httpx.Client(base_url=base, timeout=timeout) as client:
+        for item in items:
+            start = time.perf_counter()
+            response = client.post("/predict", json=item)
+            latencies.append(time.perf_counter() - start)
+            codes.append(response.status_code)
+            if response.status_code == 200:
+                versions.add(response.json()["model_version"])
+        metadata = client.get("/metadata").json()
+    ms = np.asarray(latencies) * 1000
+    return {
+        "requests": len(items),
+        "ok": codes.count(200),
+        "errors": len(codes) - codes.count(200),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2) if len(ms) else None,
+        "p99_ms": round(float(np.percentile(ms, 99)), 2) if len(ms) else None,
+        "model_versions": sorted(versions),
+        "metadata_version": metadata.get("version"),
+    }

@@ -1,0 +1,117 @@
+"""Suite helpers: list the projects, bake from the template, check projects against it."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "templates" / "ml-project"
+PROJECT_BLOCK = re.compile(r"<!-- project-owned:start (\w+) -->.*?<!-- project-owned:end \1 -->", re.S)
+IGNORED_PARTS = {".git", "__pycache__"}
+
+
+def projects() -> list[Path]:
+    """Every project folder of the suite (it records template answers in .cruft.json)."""
+    return sorted(p.parent for p in ROOT.glob("*/.cruft.json"))
+
+
+def answers(project: Path) -> dict[str, Any]:
+    return json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
+
+
+def bake(context: dict[str, str], output_dir: Path) -> Path:
+    from cookiecutter.main import cookiecutter
+
+    return Path(cookiecutter(str(TEMPLATE), no_input=True, extra_context=context, output_dir=str(output_dir)))
+
+
+@contextmanager
+def rebaked(project: Path) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory() as tmp:
+        yield bake(answers(project)["context"]["cookiecutter"], Path(tmp))
+
+
+def files(root: Path) -> set[str]:
+    return {
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and not IGNORED_PARTS & set(p.relative_to(root).parts)
+    }
+
+
+def is_project_owned(rel: str, skip: list[str]) -> bool:
+    return any(rel == s or rel.startswith(s.rstrip("/") + "/") or fnmatch.fnmatch(rel, s) for s in skip)
+
+
+def mask_project_blocks(text: str) -> str:
+    return PROJECT_BLOCK.sub(lambda m: f"<!-- project-owned:{m.group(1)} -->", text)
+
+
+def drift_from_template(project: Path) -> list[str]:
+    """Template-owned files of ``project`` that differ from a fresh bake with its answers."""
+    skip = answers(project).get("skip", [])
+    problems: list[str] = []
+    with rebaked(project) as fresh:
+        for rel in sorted(files(fresh)):
+            ours = project / rel
+            if rel == "README.md":
+                if not ours.exists() or mask_project_blocks(ours.read_text()) != mask_project_blocks((fresh / rel).read_text()):
+                    problems.append(f"{rel} (outside the project-owned blocks)")
+                continue
+            if is_project_owned(rel, skip):
+                continue
+            if not ours.exists():
+                problems.append(f"{rel} (missing)")
+            elif ours.read_bytes() != (fresh / rel).read_bytes():
+                problems.append(f"{rel} (differs)")
+    return problems
+
+
+def sync(project: Path) -> list[str]:
+    """Copy every template-owned file of a fresh bake over ``project``; return what changed."""
+    import shutil
+
+    skip = answers(project).get("skip", [])
+    changed = []
+    with rebaked(project) as fresh:
+        for rel in sorted(files(fresh)):
+            if rel == "README.md" or is_project_owned(rel, skip):
+                continue
+            ours = project / rel
+            if not ours.exists() or ours.read_bytes() != (fresh / rel).read_bytes():
+                ours.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(fresh / rel, ours)
+                changed.append(rel)
+    return changed
+
+
+def main() -> int:
+    """``python tools/suite.py [check|sync]``: list (or repair) template-owned files that drifted."""
+    import sys
+
+    if sys.argv[1:2] == ["sync"]:
+        for project in projects():
+            for rel in sync(project):
+                print(f"{project.name}: updated {rel}")
+    bad = 0
+    for project in projects():
+        problems = drift_from_template(project)
+        status = "in sync" if not problems else f"{len(problems)} file(s) drifted"
+        print(f"{project.name}: {status}")
+        for problem in problems:
+            print(f"  {problem}")
+        bad += len(problems)
+    if bad:
+        print("run `make sync` to re-apply the template, or move the change into templates/ml-project", file=sys.stderr)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
