@@ -138,3 +138,12 @@ def _draw(ax: Any, name: str, table: pd.DataFrame) -> None:
     else:
         table.plot(ax=ax)
     ax.set_title(name.replace("_", " "))
+
+
+def conformal_halfwidth(residuals: np.ndarray, coverage: float) -> float:
+    """Split-conformal half-width: the ceil((n+1)*coverage)/n quantile of |residuals|."""
+    scores = np.sort(np.abs(np.asarray(residuals, dtype=float)))
+    if not len(scores):
+        raise ValueError("no residuals to calibrate the interval on (empty validation split?)")
+    rank = min(int(np.ceil((len(scores) + 1) * coverage)), len(scores))
+    return float(scores[rank - 1])

@@ -161,3 +161,74 @@ def skops_friendly(model: Any) -> Any:
 
     visit(model)
     return model
+
+
+SKLEARN_REQUIREMENTS = ("scikit-learn", "skops", "numpy", "scipy", "pandas")
+
+
+def log_training_run(
+    *,
+    root: str | Path,
+    config: Mapping[str, Any],
+    model: Any,
+    metrics: Mapping[str, float],
+    profile: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+    input_example: Any,
+    output_example: Any,
+    data_files: Mapping[str, str | Path],
+    local_dir: str | Path,
+    run_name: str,
+) -> dict[str, Any]:
+    """Log one training run: context, metrics and the scikit-learn model (skops), then copy the
+    logged model to ``local_dir`` (the DVC output). Returns the run info the later stages read.
+
+    The model carries its signature, input example, explicit pip requirements, ``metadata``
+    (threshold, labels, ...) and ``extra_files/reference_profile.json`` for drift checks.
+    """
+    import json
+    import shutil
+    import tempfile
+
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    import skops.io
+
+    skops_friendly(model)
+    # We trust what we just trained: list its non-default types so MLflow can save and load it.
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    with tempfile.TemporaryDirectory() as tmp:
+        profile_path = Path(tmp) / "reference_profile.json"
+        profile_path.write_text(json.dumps(profile), encoding="utf-8")
+        with mlflow.start_run(run_name=run_name) as run:
+            log_run_context(root, config, data_files)
+            mlflow.log_metrics(dict(metrics))
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                serialization_format="skops",
+                signature=infer_signature(input_example, output_example),
+                input_example=input_example,
+                pip_requirements=pip_requirements(SKLEARN_REQUIREMENTS),
+                metadata=dict(metadata),
+                extra_files=[str(profile_path)],
+                skops_trusted_types=trusted or None,
+            )
+    local = Path(local_dir)
+    shutil.rmtree(local, ignore_errors=True)
+    mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=str(local))
+    return {"run_id": run.info.run_id, "model_uri": info.model_uri, "model_id": info.model_id, **dict(metadata), **dict(metrics)}
+
+
+def write_json(data: Mapping[str, Any], path: str | Path) -> Path:
+    """Write ``data`` as indented JSON through a temporary file (never half-written)."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,80 @@
+"""API schema and predictor. Project-owned.
+
+Numeric fields may be left out (the model imputes them); a value outside its range, or an
+unknown category, is rejected with 422 naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+EXAMPLE = {"carat": 0.7, "cut": "Ideal", "color": "G", "clarity": "VS2", "depth": 61.5, "table": 56.0, "x": 5.7, "y": 5.72, "z": 3.51}
+
+
+class Item(BaseModel):
+    """One diamond."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
+    carat: float = Field(gt=0, le=6, description="Weight in carats (0-6).")
+    cut: Literal["Fair", "Good", "Very Good", "Premium", "Ideal"] = Field(description="Cut quality.")
+    color: Literal["D", "E", "F", "G", "H", "I", "J"] = Field(description="Colour, D (best) to J.")
+    clarity: Literal["I1", "SI2", "SI1", "VS2", "VS1", "VVS2", "VVS1", "IF"] = Field(description="Clarity, I1 (worst) to IF.")
+    depth: float | None = Field(default=None, ge=40, le=80, description="Total depth percentage (40-80 %); imputed if missing.")
+    table: float | None = Field(default=None, ge=40, le=100, description="Table width relative to the widest point (40-100 %); imputed if missing.")
+    x: float | None = Field(default=None, ge=0, le=12, description="Length in mm (0-12); imputed if missing.")
+    y: float | None = Field(default=None, ge=0, le=60, description="Width in mm (0-60); imputed if missing.")
+    z: float | None = Field(default=None, ge=0, le=35, description="Depth in mm (0-35); imputed if missing.")
+
+
+class Predictor:
+    """A fitted regression pipeline with its conformal interval half-width (log scale)."""
+
+    def __init__(self, pipeline: Any, interval_log_halfwidth: float, coverage: float, features: Sequence[str]) -> None:
+        self.pipeline = pipeline
+        self.halfwidth = float(interval_log_halfwidth)
+        self.coverage = float(coverage)
+        self.features = list(features)
+
+    def frame(self, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+        return pd.DataFrame([{name: row.get(name) for name in self.features} for row in rows]).astype(
+            {name: float for name in self.features if name in {"carat", "depth", "table", "x", "y", "z"}}
+        )
+
+    def values(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.pipeline.predict(frame), dtype=float)
+
+    def predict(self, items: Sequence[BaseModel]) -> list[dict[str, Any]]:
+        preds = self.values(self.frame([item.model_dump() for item in items]))
+        low, high = np.exp(-self.halfwidth), np.exp(self.halfwidth)
+        return [
+            {"prediction": round(float(p), 2), "interval": [round(float(p * low), 2), round(float(p * high), 2)],
+             "interval_coverage": self.coverage}
+            for p in preds
+        ]
+
+    def drift_frame(self, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]] | None = None) -> pd.DataFrame:
+        frame = self.frame(inputs)
+        frame["prediction"] = [row["prediction"] for row in outputs] if outputs is not None else self.values(frame)
+        return frame
+
+
+def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of the canonical table as API request items (demo traffic, benchmarks, tests)."""
+    fields = list(Item.model_fields)
+    return [{k: v for k, v in row.items() if k in fields} for row in frame[fields].to_dict(orient="records")]
+
+
+def load_predictor(model_dir: Path) -> Predictor:
+    """Load a model folder written by MLflow (registry download or local export)."""
+    import mlflow.sklearn
+    from mlflow.models import Model
+
+    meta = Model.load(str(model_dir)).metadata or {}
+    pipeline = mlflow.sklearn.load_model(str(model_dir))
+    return Predictor(pipeline, meta["interval_log_halfwidth"], meta["interval_coverage"], meta["features"])

@@ -1,0 +1,44 @@
+"""Data tests on the configured dataset (project-owned: assert what you know about your data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlcore.acquire import Source, fetch
+from mlcore.config import compose, to_dict
+from mlcore.validation import check_frame
+
+from {{ cookiecutter.package_name }}.data import parse_raw
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory):
+    cfg = compose(ROOT / "configs")
+    raw = tmp_path_factory.mktemp("raw") / "dataset"
+    fetch(Source.from_config(cfg.data.source), raw, project=ROOT)
+    return cfg, parse_raw(raw, cfg.data)
+
+
+def test_schema(dataset) -> None:
+    cfg, frame = dataset
+    report = check_frame(frame, to_dict(cfg.data.schema))
+    assert report.ok, report.errors
+
+
+def test_sample_size_and_target_range(dataset) -> None:
+    cfg, frame = dataset
+    assert len(frame) == 1500
+    assert frame[cfg.data.target].between(300, 20000).all()
+
+
+def test_out_of_range_values_are_caught(dataset) -> None:
+    cfg, frame = dataset
+    broken = frame.copy()
+    broken.loc[0, "carat"] = -1.0
+    broken.loc[1, "cut"] = "Astonishing"
+    errors = check_frame(broken, to_dict(cfg.data.schema)).errors
+    assert any(e.startswith("carat") for e in errors)
+    assert any(e.startswith("cut") for e in errors)
