@@ -34,7 +34,11 @@ class Thresholds:
 def build_profile(
     frame: pd.DataFrame, categorical: Sequence[str] = (), bins: int = 10, sample_size: int = 5000, seed: int = 0
 ) -> dict[str, Any]:
-    """Reference profile of ``frame`` (numeric columns unless named in ``categorical``)."""
+    """Reference profile of ``frame`` (numeric columns unless named in ``categorical``).
+
+    Small references get fewer bins (about 25 rows a bin) so that PSI is not noise.
+    """
+    bins = max(2, min(bins, len(frame) // 25))
     features: dict[str, Any] = {}
     for name in frame.columns:
         col = frame[name]

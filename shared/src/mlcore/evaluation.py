@@ -129,6 +129,13 @@ def _draw(ax: Any, name: str, table: pd.DataFrame) -> None:
             ax.text(j, i, str(v), ha="center", va="center")
         ax.set_xlabel("predicted")
         ax.set_ylabel("actual")
+    elif name == "projection":
+        for cluster, part in table.groupby("cluster"):
+            ax.scatter(part["component_1"], part["component_2"], s=6, label=f"cluster {cluster}")
+        ax.legend(fontsize=7)
+    elif name == "cluster_sizes":
+        ax.barh(table["cluster"], table["share"])
+        ax.set_xlabel("share")
     elif len(table.columns) == 2:
         x, y = table.columns
         style = "." if name in ("predicted_vs_actual", "residuals") else "-"

@@ -7,14 +7,10 @@ input example, explicit pip requirements, threshold and the reference profile fo
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import mlflow
-import mlflow.sklearn
 import numpy as np
 import pandas as pd
 from mlcore import tracking
@@ -22,15 +18,11 @@ from mlcore.config import load_params, to_dict
 from mlcore.drift import build_profile
 from mlcore.evaluation import choose_threshold, classification_metrics
 from mlcore.progress import say, step
-from mlflow.models import infer_signature
 from omegaconf import DictConfig
 
 from .. import PROJECT_ROOT
 from ..model import build_model
 from ..schemas import Predictor
-
-REQUIREMENTS = ("scikit-learn", "skops", "numpy", "scipy", "pandas")
-
 
 def load_split(cfg: DictConfig, name: str, root: Path = PROJECT_ROOT) -> tuple[pd.DataFrame, np.ndarray]:
     frame = pd.read_parquet(root / cfg.paths.processed / f"{name}.parquet")
@@ -43,7 +35,6 @@ def fit(cfg: DictConfig, root: Path = PROJECT_ROOT) -> tuple[Predictor, dict[str
     val_df, y_val = load_split(cfg, "val", root)
     with step("train", f"fit {cfg.model.name} on {len(train_df)} messages"):
         pipeline = build_model(cfg.model, seed=cfg.train.split.seed).fit(train_df["text"], y_train)
-        tracking.skops_friendly(pipeline)
     val_scores = pipeline.predict_proba(val_df["text"])[:, 1]
     threshold = choose_threshold(y_val, val_scores, cfg.train.target_precision)
     metrics = {f"val_{k}": v for k, v in classification_metrics(y_val, val_scores, threshold).items()}
@@ -69,30 +60,21 @@ def train(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:
         items = [{"text": t} for t in val_df["text"]]
         profile = build_profile(predictor.drift_frame(items), categorical=["predicted_positive"], seed=cfg.train.split.seed)
     example = train_df[["text"]].head(3)
-    signature = infer_signature(example, predictor.pipeline.predict_proba(example["text"])[:, 1])
-    metadata = {"threshold": predictor.threshold, "labels": list(cfg.data.labels), "task_type": cfg.project.task_type}
-    splits = {name: root / cfg.paths.processed / f"{name}.parquet" for name in ("train", "val", "test")}
-    with tempfile.TemporaryDirectory() as tmp, step("train", "log run and model to MLflow"):
-        profile_path = Path(tmp) / "reference_profile.json"
-        profile_path.write_text(json.dumps(profile), encoding="utf-8")
-        model_args: dict[str, Any] = {
-            "serialization_format": "skops", "signature": signature, "input_example": example,
-            "pip_requirements": tracking.pip_requirements(REQUIREMENTS), "metadata": metadata,
-            "extra_files": [str(profile_path)],
-        }
-        with mlflow.start_run(run_name=f"{cfg.model.name}") as run:
-            tracking.log_run_context(root, to_dict(cfg), splits)
-            mlflow.log_metrics(metrics)
-            info = mlflow.sklearn.log_model(predictor.pipeline, name="model", **model_args)
-        local = root / cfg.paths.model
-        shutil.rmtree(local, ignore_errors=True)
-        mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=str(local))
-    run_info = {"run_id": run.info.run_id, "model_uri": info.model_uri, "model_id": info.model_id,
-                "threshold": predictor.threshold, **metrics}
-    out = root / cfg.paths.run_info
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
-    say("train", f"run {run.info.run_id[:8]}: val_f1={metrics['val_f1']:.4f} threshold={predictor.threshold:.3f}")
+    run_info = tracking.log_training_run(
+        root=root,
+        config=to_dict(cfg),
+        model=predictor.pipeline,
+        metrics=metrics,
+        profile=profile,
+        metadata={"threshold": predictor.threshold, "labels": list(cfg.data.labels), "task_type": cfg.project.task_type},
+        input_example=example,
+        output_example=predictor.pipeline.predict_proba(example["text"])[:, 1],
+        data_files={name: root / cfg.paths.processed / f"{name}.parquet" for name in ("train", "val", "test")},
+        local_dir=root / cfg.paths.model,
+        run_name=cfg.model.name,
+    )
+    tracking.write_json(run_info, root / cfg.paths.run_info)
+    say("train", f"run {run_info['run_id'][:8]}: val_f1={metrics['val_f1']:.4f} threshold={predictor.threshold:.3f}")
     return run_info
 
 

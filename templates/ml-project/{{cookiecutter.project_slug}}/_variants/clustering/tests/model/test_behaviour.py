@@ -1,0 +1,33 @@
+"""Behavioural tests of the trained model (project-owned: extend with your domain's invariants)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from {{ cookiecutter.package_name }}.schemas import EXAMPLE, Item, load_predictor
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def predictor(trained: dict[str, Any]):
+    return load_predictor(trained["root"] / trained["cfg"].paths.export)
+
+
+def cluster(predictor, **values: float) -> int:
+    return predictor.predict([Item(**values)])[0]["cluster"]
+
+
+def test_short_and_long_eruptions_land_in_different_clusters(predictor) -> None:
+    assert cluster(predictor, eruptions=1.8, waiting=54) != cluster(predictor, eruptions=4.5, waiting=82)
+
+
+def test_similar_points_share_a_cluster(predictor) -> None:
+    assert cluster(predictor, eruptions=4.4, waiting=80) == cluster(predictor, eruptions=4.5, waiting=81)
+
+
+def test_answer_does_not_depend_on_field_order(predictor) -> None:
+    reordered = dict(reversed(list(EXAMPLE.items())))
+    assert predictor.predict([Item(**reordered)]) == predictor.predict([Item(**EXAMPLE)])
