@@ -7,7 +7,7 @@ SLUG = "{{ cookiecutter.project_slug }}"
 PACKAGE = "{{ cookiecutter.package_name }}"
 TASK = "{{ cookiecutter.task_type }}"
 PYTHON = "{{ cookiecutter.python_version }}"
-TASKS = ("text_classification", "tabular_regression", "clustering")
+TASKS = {{ cookiecutter._task_types | list }}
 
 problems = []
 if not re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", SLUG):

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from mlcore.acquire import AcquisitionError, Source, fetch, read_member
+
+DATA = b"label,text\nham,hello\n"
+SHA = hashlib.sha256(DATA).hexdigest()
+
+
+def test_local_source_is_verified_and_written(tmp_path: Path) -> None:
+    (tmp_path / "in.csv").write_bytes(DATA)
+    out = fetch(Source(kind="local", path="in.csv", sha256=SHA), tmp_path / "raw" / "data.csv", project=tmp_path)
+    assert out.read_bytes() == DATA
+
+
+def test_checksum_mismatch_names_the_source_and_leaves_nothing(tmp_path: Path) -> None:
+    (tmp_path / "in.csv").write_bytes(DATA)
+    dest = tmp_path / "raw" / "data.csv"
+    with pytest.raises(AcquisitionError, match=r"checksum mismatch for local file in.csv"):
+        fetch(Source(kind="local", path="in.csv", sha256="0" * 64), dest, project=tmp_path)
+    assert not dest.exists()
+    assert not list((tmp_path / "raw").glob("*")) if (tmp_path / "raw").exists() else True
+
+
+def test_failed_fetch_keeps_the_previous_file(tmp_path: Path) -> None:
+    dest = tmp_path / "data.csv"
+    dest.write_bytes(b"previous")
+    with pytest.raises(AcquisitionError):
+        fetch(Source(kind="local", path="missing.csv"), dest, project=tmp_path)
+    assert dest.read_bytes() == b"previous"
+
+
+def test_pypi_member_is_read_from_the_cached_wheel_without_pip(tmp_path: Path, cache: Path) -> None:
+    wheel_dir = cache / "pypi" / "demo-1.0"
+    wheel_dir.mkdir(parents=True)
+    with zipfile.ZipFile(wheel_dir / "demo-1.0-py3-none-any.whl", "w") as zf:
+        zf.writestr("demo/data/file.csv", DATA)
+    src = Source(kind="pypi", package="demo", version="1.0", member="demo/data/file.csv", sha256=SHA)
+    assert fetch(src, tmp_path / "out.csv").read_bytes() == DATA
+
+
+def test_npm_member_is_read_from_the_cached_tarball(tmp_path: Path, cache: Path) -> None:
+    pack_dir = cache / "npm" / "@scope__demo-0.1.0"
+    pack_dir.mkdir(parents=True)
+    with tarfile.open(pack_dir / "scope-demo-0.1.0.tgz", "w:gz") as tf:
+        info = tarfile.TarInfo("package/data/x.csv")
+        info.size = len(DATA)
+        tf.addfile(info, io.BytesIO(DATA))
+    src = Source(kind="npm", package="@scope/demo", version="0.1.0", member="package/data/x.csv", sha256=SHA)
+    assert fetch(src, tmp_path / "out.csv").read_bytes() == DATA
+
+
+def test_missing_member_suggests_close_names(tmp_path: Path) -> None:
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("pkg/data/sms.csv", DATA)
+    with pytest.raises(AcquisitionError, match="did you mean"):
+        read_member(archive, "other/sms.csv")
+
+
+def test_unreachable_index_gives_one_clear_message(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    monkeypatch.setenv("PIP_TIMEOUT", "2")
+    monkeypatch.setenv("PIP_FIND_LINKS", "")
+    src = Source(kind="pypi", package="surely-not-a-package-xyz", version="9.9", member="x")
+    with pytest.raises(AcquisitionError, match=r"cannot fetch PyPI package surely-not-a-package-xyz==9.9.*local copy"):
+        fetch(src, tmp_path / "out.csv")
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_unreachable_url_says_what_to_do(tmp_path: Path, cache: Path) -> None:
+    with pytest.raises(AcquisitionError, match="needs internet access"):
+        fetch(Source(kind="url", url="http://127.0.0.1:9/data.zip"), tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("cfg", "message"),
+    [
+        ({"kind": "ftp"}, "not one of"),
+        ({"kind": "pypi", "package": "x"}, "data.source.version"),
+        ({"kind": "local", "path": "x", "colour": "red"}, "unknown keys"),
+    ],
+)
+def test_bad_source_config(cfg: dict[str, str], message: str) -> None:
+    with pytest.raises(AcquisitionError, match=message):
+        Source.from_config(cfg)

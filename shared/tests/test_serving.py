@@ -1,0 +1,124 @@
+"""The app factory, in process (the projects' tests run it under uvicorn on loopback)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlcore.predlog import read_window
+from mlcore.registry import METADATA_FILE
+from mlcore.serving import ServingSpec, create_app
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    x: float = Field(ge=0, le=100)
+
+
+class Scaler:
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+
+    def predict(self, items: Sequence[Item]) -> list[dict[str, Any]]:
+        return [{"y": item.x * self.factor} for item in items]
+
+
+def load(path: Path) -> Scaler:
+    return Scaler(float((path / "factor.txt").read_text()))
+
+
+def export(path: Path, version: str, factor: float) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "factor.txt").write_text(str(factor))
+    (path / METADATA_FILE).write_text(json.dumps({"version": version, "run_id": "r" + version, "metrics": {"m": 1.0}}))
+
+
+def make_client(tmp_path: Path, **kw: Any) -> TestClient:
+    spec = ServingSpec(
+        model_name="demo", item_schema=Item, load=load, export_dir=tmp_path / "export", cache_dir=tmp_path / "cache",
+        prediction_log=tmp_path / "log.db", drift_report=tmp_path / "drift.json", prefer_registry=False,
+        max_batch=4, max_body_bytes=2000, **kw,
+    )
+    return TestClient(create_app(spec), raise_server_exceptions=False)
+
+
+@pytest.fixture
+def client(tmp_path: Path):
+    export(tmp_path / "export", "1", 2.0)
+    with make_client(tmp_path) as c:
+        yield c
+
+
+def test_single_and_batch_name_the_version(client: TestClient) -> None:
+    one = client.post("/predict", json={"x": 3})
+    assert one.json() == {"model_version": "1", "y": 6.0} and one.headers["x-model-version"] == "1"
+    batch = client.post("/predict", json={"items": [{"x": 1}, {"x": 2}]})
+    assert batch.json() == {"model_version": "1", "predictions": [{"y": 2.0}, {"y": 4.0}]}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"x": -1}, "x"), ({}, "x"), ({"x": 1, "z": 2}, "z"), ({"items": [{"x": 1}] * 5}, "items"), ({"items": [{"x": "a"}]}, "items.0.x")],
+)
+def test_bad_input_is_422_naming_the_field(client: TestClient, body: dict[str, Any], field: str) -> None:
+    response = client.post("/predict", json=body)
+    assert response.status_code == 422
+    assert response.json()["error"].startswith(field) or f"{field}:" in response.json()["error"]
+
+
+def test_invalid_json_and_large_bodies(client: TestClient) -> None:
+    assert client.post("/predict", content=b"[1,").status_code == 422
+    assert client.post("/predict", content=b"1" * 3000).status_code == 413
+    assert client.post("/predict", json=[1, 2]).status_code == 422
+    assert client.get("/health").status_code == 200
+
+
+def test_no_model_is_503_not_a_crash(tmp_path: Path) -> None:
+    with make_client(tmp_path) as c:
+        assert c.get("/health").status_code == 200
+        assert c.get("/ready").status_code == 503
+        response = c.post("/predict", json={"x": 1})
+        assert response.status_code == 503 and "no model loaded" in response.json()["error"]
+
+
+def test_reload_switches_model(client: TestClient, tmp_path: Path) -> None:
+    export(tmp_path / "export", "2", 10.0)
+    reloaded = client.post("/admin/reload")
+    assert reloaded.json() == {"status": "reloaded", "previous_version": "1", "model_version": "2"}
+    assert client.post("/predict", json={"x": 3}).json() == {"model_version": "2", "y": 30.0}
+    assert client.get("/metadata").json()["run_id"] == "r2"
+
+
+def test_admin_token(tmp_path: Path) -> None:
+    export(tmp_path / "export", "1", 1.0)
+    with make_client(tmp_path, admin_token="s3cret") as c:
+        assert c.post("/admin/reload").status_code == 403
+        assert c.post("/admin/reload", headers={"x-admin-token": "s3cret"}).status_code == 200
+
+
+def test_metrics_include_drift_and_counts(client: TestClient, tmp_path: Path) -> None:
+    client.post("/predict", json={"x": 1})
+    (tmp_path / "drift.json").write_text(json.dumps({"drift_detected": True, "features": {"x": {"psi": 0.5, "ks": 0.3}}}))
+    text = client.get("/metrics").text
+    assert 'drift_score{feature="x",stat="psi"} 0.5' in text
+    assert "drift_detected 1.0" in text
+    assert 'model_version_info{model_name="demo",version="1"} 1.0' in text
+
+
+def test_prediction_log_gets_every_item(tmp_path: Path) -> None:
+    export(tmp_path / "export", "1", 2.0)
+    with make_client(tmp_path) as c:
+        c.post("/predict", json={"items": [{"x": 1}, {"x": 2}]})
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and len(read_window(tmp_path / "log.db")) < 2:
+        time.sleep(0.1)
+    window = read_window(tmp_path / "log.db")
+    assert window["input"].tolist() == [{"x": 1.0}, {"x": 2.0}]
+    assert window["output"].tolist() == [{"y": 2.0}, {"y": 4.0}]

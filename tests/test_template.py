@@ -1,0 +1,174 @@
+"""The cookiecutter template: bake matrix, exact file set, invalid answers, baked projects work."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from suite import TEMPLATE, bake
+
+TASK_TYPES = json.loads((TEMPLATE / "cookiecutter.json").read_text())["_task_types"]
+PACKAGE = "{package}"
+COMMON = {
+    ".cruft.json",
+    ".dockerignore",
+    ".dvc/.gitignore",
+    ".dvc/config",
+    ".dvcignore",
+    ".github/workflows/ci.yml",
+    ".gitignore",
+    ".pre-commit-config.yaml",
+    "Dockerfile",
+    "Makefile",
+    "README.md",
+    "configs/config.yaml",
+    "configs/data/default.yaml",
+    "configs/data/sample.yaml",
+    "configs/debug/default.yaml",
+    "configs/experiment/example.yaml",
+    "configs/hparams_search/optuna.yaml",
+    "configs/hydra/default.yaml",
+    "configs/model/default.yaml",
+    "configs/monitor/default.yaml",
+    "configs/serve/default.yaml",
+    "configs/train/default.yaml",
+    "data/sample/README.md",
+    "dvc.yaml",
+    "params.yaml",
+    "pyproject.toml",
+    "src/{package}/__init__.py",
+    "src/{package}/api.py",
+    "src/{package}/data.py",
+    "src/{package}/features.py",
+    "src/{package}/model.py",
+    "src/{package}/monitor.py",
+    "src/{package}/pipeline/__init__.py",
+    "src/{package}/pipeline/evaluate.py",
+    "src/{package}/pipeline/ingest.py",
+    "src/{package}/pipeline/promote.py",
+    "src/{package}/pipeline/split.py",
+    "src/{package}/pipeline/sweep.py",
+    "src/{package}/pipeline/train.py",
+    "src/{package}/pipeline/validate.py",
+    "src/{package}/schemas.py",
+    "src/{package}/smoke.py",
+    "tests/code/test_config.py",
+    "tests/code/test_transforms.py",
+    "tests/conftest.py",
+    "tests/data/test_dataset.py",
+    "tests/model/test_api.py",
+    "tests/model/test_behaviour.py",
+    "tests/model/test_drift.py",
+    "tests/model/test_model.py",
+}
+PER_TASK = {
+    "text_classification": {"configs/model/nb.yaml", "configs/model/svm.yaml", "data/sample/messages.csv"},
+    "tabular_regression": {"configs/model/ridge.yaml", "data/sample/diamonds.csv"},
+    "clustering": {"configs/model/gmm.yaml", "data/sample/faithful.csv"},
+}
+LEFTOVER = re.compile(r"\{\{|\{%|%\}|cookiecutter\.")
+
+
+def baked_files(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and ".git" not in p.relative_to(root).parts}
+
+
+@pytest.fixture(scope="module", params=TASK_TYPES)
+def baked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    task = request.param
+    out = tmp_path_factory.mktemp(task)
+    return task, bake({"project_name": f"Bake {task}", "task_type": task}, out)
+
+
+def test_every_task_type_is_covered() -> None:
+    assert set(TASK_TYPES) == set(PER_TASK)
+
+
+def test_exact_file_set(baked: tuple[str, Path]) -> None:
+    task, root = baked
+    package = root.name.replace("-", "_")
+    expected = {f.replace(PACKAGE, package) for f in COMMON | PER_TASK[task]}
+    assert baked_files(root) == expected
+
+
+def test_nothing_left_unrendered(baked: tuple[str, Path]) -> None:
+    _, root = baked
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and ".git" not in path.parts and path.suffix != ".csv":
+            text = path.read_text(encoding="utf-8")
+            match = LEFTOVER.search(text)
+            assert match is None, f"{path.relative_to(root)}: {text[max(0, match.start() - 40):match.end() + 40]!r}"
+        assert "{{" not in path.name and "_variants" not in path.parts
+
+
+def test_answers_are_recorded(baked: tuple[str, Path]) -> None:
+    task, root = baked
+    record = json.loads((root / ".cruft.json").read_text())
+    answers = record["context"]["cookiecutter"]
+    assert answers["task_type"] == task
+    assert answers["project_slug"] == root.name
+    assert all((root / entry).exists() for entry in record["skip"]), "skip lists a file the bake lacks"
+
+
+def test_baked_project_is_a_git_and_dvc_repo(baked: tuple[str, Path]) -> None:
+    _, root = baked
+    assert (root / ".git").is_dir()
+    config = (root / ".dvc" / "config").read_text()
+    assert "analytics = false" in config and "remote = local" in config
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"project_slug": "Bad Slug!"}, "project_slug"),
+        ({"package_name": "1bad-name"}, "package_name"),
+        ({"task_type": "time_travel"}, "task_type"),
+        ({"python_version": "2.7"}, "python_version"),
+    ],
+)
+def test_invalid_answers_stop_with_one_line(answers: dict[str, str], message: str, tmp_path: Path) -> None:
+    args = [f"{k}={v}" for k, v in answers.items()]
+    cmd = [str(Path(sys.executable).parent / "cookiecutter"), "--no-input", "-o", str(tmp_path), str(TEMPLATE), *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert not any(tmp_path.iterdir()), "a half-generated project was left behind"
+
+
+@pytest.mark.slow
+def test_baked_project_passes_its_own_tests(baked: tuple[str, Path]) -> None:
+    _, root = baked
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ML_", "MLFLOW_TRACKING"))}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-x"], cwd=root, env=env,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout
+
+
+@pytest.mark.slow
+def test_text_project_runs_dvc_repro_and_serves(tmp_path: Path) -> None:
+    from mlcore.smoke import free_port, running_server
+
+    root = bake({"project_name": "Pipeline Check", "task_type": "text_classification"}, tmp_path)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("ML_", "MLFLOW_TRACKING"))},
+           "PYTHONPATH": str(root / "src"), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    dvc = str(Path(sys.executable).parent / "dvc")
+    first = subprocess.run([dvc, "repro"], cwd=root, env=env, capture_output=True, text=True, check=False)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert json.loads((root / "reports" / "promotion.json").read_text())["promoted"]
+    second = subprocess.run([dvc, "repro"], cwd=root, env=env, capture_output=True, text=True, check=False)
+    assert "Data and pipelines are up to date" in second.stdout, second.stdout
+    port = free_port()
+    cmd = [sys.executable, "-m", "pipeline_check.api", f"serve.port={port}"]
+    with running_server(cmd, port, cwd=root, env=env) as (base, _):
+        response = httpx.post(f"{base}/predict", json={"text": "WINNER! claim your free prize now"})
+        assert response.status_code == 200, response.text
+        assert response.json()["model_version"] == "1"
+        assert httpx.post(f"{base}/predict", json={"txt": "typo"}).status_code == 422
