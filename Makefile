@@ -65,12 +65,12 @@ sync-check: venv ## Fail when a project's template-owned files differ from the t
 	@$(PY) tools/suite.py check
 
 lint: venv ## Ruff lint and format check over the whole suite
-	@$(VENV)/bin/ruff check shared tools tests $(PROJECTS)
-	@$(VENV)/bin/ruff format --check shared tools tests $(PROJECTS)
+	@$(VENV)/bin/ruff check shared tools tests benchmarks $(PROJECTS)
+	@$(VENV)/bin/ruff format --check shared tools tests benchmarks $(PROJECTS)
 
 format: venv ## Ruff fix and format
-	@$(VENV)/bin/ruff check --fix shared tools tests $(PROJECTS)
-	@$(VENV)/bin/ruff format shared tools tests $(PROJECTS)
+	@$(VENV)/bin/ruff check --fix shared tools tests benchmarks $(PROJECTS)
+	@$(VENV)/bin/ruff format shared tools tests benchmarks $(PROJECTS)
 
 bench: venv ## Serving benchmarks (wrk on loopback); figures go to benchmarks/results/
 	@$(PY) benchmarks/serve.py $(PROJECTS)

@@ -76,7 +76,11 @@ LEFTOVER = re.compile(r"\{\{|\{%|%\}|cookiecutter\.")
 
 
 def baked_files(root: Path) -> set[str]:
-    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and ".git" not in p.relative_to(root).parts}
+    return {
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
 
 
 @pytest.fixture(scope="module", params=TASK_TYPES)
@@ -103,7 +107,7 @@ def test_nothing_left_unrendered(baked: tuple[str, Path]) -> None:
         if path.is_file() and ".git" not in path.parts and path.suffix != ".csv":
             text = path.read_text(encoding="utf-8")
             match = LEFTOVER.search(text)
-            assert match is None, f"{path.relative_to(root)}: {text[max(0, match.start() - 40):match.end() + 40]!r}"
+            assert match is None, f"{path.relative_to(root)}: {text[max(0, match.start() - 40) : match.end() + 40]!r}"
         assert "{{" not in path.name and "_variants" not in path.parts
 
 
@@ -146,8 +150,9 @@ def test_invalid_answers_stop_with_one_line(answers: dict[str, str], message: st
 def test_baked_project_passes_its_own_tests(baked: tuple[str, Path]) -> None:
     _, root = baked
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ML_", "MLFLOW_TRACKING"))}
-    result = subprocess.run([sys.executable, "-m", "pytest", "-x"], cwd=root, env=env,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-x"], cwd=root, env=env, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
 
@@ -157,8 +162,11 @@ def test_text_project_runs_dvc_repro_and_serves(tmp_path: Path) -> None:
     from mlcore.smoke import free_port, running_server
 
     root = bake({"project_name": "Pipeline Check", "task_type": "text_classification"}, tmp_path)
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("ML_", "MLFLOW_TRACKING"))},
-           "PYTHONPATH": str(root / "src"), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("ML_", "MLFLOW_TRACKING"))},
+        "PYTHONPATH": str(root / "src"),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
     dvc = str(Path(sys.executable).parent / "dvc")
     first = subprocess.run([dvc, "repro"], cwd=root, env=env, capture_output=True, text=True, check=False)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]

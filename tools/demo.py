@@ -47,7 +47,9 @@ def demo_project(project: Path) -> dict[str, Any]:
     print(smoke.stderr[-1500:] if smoke.returncode else "", end="")
     result = json.loads(smoke.stdout.strip().splitlines()[-1]) if smoke.stdout.strip() else {}
     print(json.dumps(result), flush=True)
-    row["served"] = f"{result.get('ok', 0)}/{result.get('requests', 0)} ok, p99 {result.get('p99_ms')} ms, v{result.get('metadata_version')}"
+    row["served"] = (
+        f"{result.get('ok', 0)}/{result.get('requests', 0)} ok, p99 {result.get('p99_ms')} ms, v{result.get('metadata_version')}"
+    )
 
     banner(f"{project.name}: drift check (make monitor)")
     monitor = run(["make", "--no-print-directory", "monitor"], project)

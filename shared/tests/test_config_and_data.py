@@ -5,7 +5,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from mlcore.config import compose, load_params, main, write_params
 from mlcore.evaluation import choose_threshold, classification_metrics
 from mlcore.splitting import dedupe, split
@@ -41,9 +40,14 @@ def test_params_round_trip_and_cli(configs: Path, tmp_path: Path) -> None:
 def test_validation_reports_every_problem() -> None:
     frame = pd.DataFrame({"text": ["a", "", "a", None], "label": ["ham", "spam", "eggs", "ham"], "n": [1, 2, 3, 99]})
     schema = {
-        "columns": {"text": {"type": "string", "not_empty": True}, "label": {"type": "category", "allowed": ["ham", "spam"]},
-                    "n": {"type": "int", "max": 10}},
-        "min_rows": 10, "unique_key": ["text"], "max_duplicate_share": 0.1,
+        "columns": {
+            "text": {"type": "string", "not_empty": True},
+            "label": {"type": "category", "allowed": ["ham", "spam"]},
+            "n": {"type": "int", "max": 10},
+        },
+        "min_rows": 10,
+        "unique_key": ["text"],
+        "max_duplicate_share": 0.1,
     }
     errors = check_frame(frame, schema).errors
     assert any(e.startswith("text: 1 missing") for e in errors)

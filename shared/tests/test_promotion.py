@@ -5,10 +5,9 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
-from sklearn.linear_model import LogisticRegression
-
 from mlcore import tracking
 from mlcore.promotion import CHAMPION, Gate, current_champion, decide, gates_from_config, register_and_promote
+from sklearn.linear_model import LogisticRegression
 
 
 def test_gates() -> None:
@@ -39,7 +38,9 @@ def _log_model(store: Path) -> str:
     x = np.array([[0.0], [1.0], [2.0], [3.0]])
     model = LogisticRegression().fit(x, [0, 0, 1, 1])
     with mlflow.start_run():
-        info = mlflow.sklearn.log_model(model, name="model", serialization_format="skops", pip_requirements=["scikit-learn"])
+        info = mlflow.sklearn.log_model(
+            model, name="model", serialization_format="skops", pip_requirements=["scikit-learn"]
+        )
     return info.model_uri
 
 
@@ -47,7 +48,9 @@ def test_register_and_promote_moves_the_alias_only_when_earned(store: Path) -> N
     tracking.configure(store, "exp")
     first = register_and_promote("m", _log_model(store), {"f1": 0.95}, lambda uri: {}, [Gate("f1", min=0.9)], "f1")
     assert first.promoted and current_champion("m").version == int(first.version)
-    worse = register_and_promote("m", _log_model(store), {"f1": 0.91}, lambda uri: {"f1": 0.95}, [Gate("f1", min=0.9)], "f1")
+    worse = register_and_promote(
+        "m", _log_model(store), {"f1": 0.91}, lambda uri: {"f1": 0.95}, [Gate("f1", min=0.9)], "f1"
+    )
     assert not worse.promoted and worse.champion_version == first.version
     client = mlflow.MlflowClient()
     assert str(client.get_model_version_by_alias("m", CHAMPION).version) == first.version

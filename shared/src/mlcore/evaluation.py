@@ -37,11 +37,16 @@ def classification_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: fl
         "roc_auc": float(skm.roc_auc_score(y_true, scores)) if len(set(y_true)) > 1 else float("nan"),
         "pr_auc": float(skm.average_precision_score(y_true, scores)) if len(set(y_true)) > 1 else float("nan"),
         "threshold": float(threshold),
-        "tp": int(tp), "fp": int(fp), "tn": int(tn), "fn": int(fn),
+        "tp": int(tp),
+        "fp": int(fp),
+        "tn": int(tn),
+        "fn": int(fn),
     }
 
 
-def classification_plot_data(y_true: np.ndarray, scores: np.ndarray, threshold: float, labels: tuple[str, str]) -> dict[str, pd.DataFrame]:
+def classification_plot_data(
+    y_true: np.ndarray, scores: np.ndarray, threshold: float, labels: tuple[str, str]
+) -> dict[str, pd.DataFrame]:
     """Tables behind the ROC, PR and confusion plots (DVC plots read them)."""
     fpr, tpr, _ = skm.roc_curve(y_true, scores)
     precision, recall, _ = skm.precision_recall_curve(y_true, scores)
@@ -74,14 +79,23 @@ def regression_plot_data(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, pd
     }
 
 
-def clustering_metrics(features: np.ndarray, labels: np.ndarray, sample_size: int = 10_000, seed: int = 0) -> dict[str, float]:
+def clustering_metrics(
+    features: np.ndarray, labels: np.ndarray, sample_size: int = 10_000, seed: int = 0
+) -> dict[str, float]:
     n_clusters = len(set(labels.tolist()))
     if n_clusters < 2:
-        return {"n_clusters": float(n_clusters), "silhouette": float("nan"), "davies_bouldin": float("nan"), "calinski_harabasz": float("nan")}
+        return {
+            "n_clusters": float(n_clusters),
+            "silhouette": float("nan"),
+            "davies_bouldin": float("nan"),
+            "calinski_harabasz": float("nan"),
+        }
     sizes = np.bincount(labels) / len(labels)
     return {
         "n_clusters": float(n_clusters),
-        "silhouette": float(skm.silhouette_score(features, labels, sample_size=min(sample_size, len(labels)), random_state=seed)),
+        "silhouette": float(
+            skm.silhouette_score(features, labels, sample_size=min(sample_size, len(labels)), random_state=seed)
+        ),
         "davies_bouldin": float(skm.davies_bouldin_score(features, labels)),
         "calinski_harabasz": float(skm.calinski_harabasz_score(features, labels)),
         "min_cluster_share": float(sizes[sizes > 0].min()),

@@ -50,7 +50,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     lines = [f"{'feature':<24} {'psi':>8} {'ks/chi2p':>10}  drifted"]
     for name, feat in report["features"].items():
         second = feat.get("ks") if feat["kind"] == "numeric" else feat.get("chi2_p_value")
-        lines.append(f"{name:<24} {feat['psi']:>8.3f} {second if second is not None else float('nan'):>10.3g}  {'YES' if feat['drifted'] else 'no'}")
+        lines.append(
+            f"{name:<24} {feat['psi']:>8.3f} {second if second is not None else float('nan'):>10.3g}  {'YES' if feat['drifted'] else 'no'}"
+        )
     verdict = "DRIFT DETECTED" if report["drift_detected"] else "no drift"
-    lines.append(f"{verdict}: {len(report['drifted_features'])} feature(s) over threshold, {report['n_current']} rows checked")
+    lines.append(
+        f"{verdict}: {len(report['drifted_features'])} feature(s) over threshold, {report['n_current']} rows checked"
+    )
     return lines

@@ -90,7 +90,9 @@ class PredictionLog:
                 batch.append(row)
             if batch:
                 with self._conn:
-                    self._conn.executemany("INSERT INTO predictions (ts, model_version, input, output) VALUES (?, ?, ?, ?)", batch)
+                    self._conn.executemany(
+                        "INSERT INTO predictions (ts, model_version, input, output) VALUES (?, ?, ?, ?)", batch
+                    )
                 self.written += len(batch)
 
 
@@ -98,7 +100,9 @@ def read_window(path: str | Path, last: int | None = None, since: float | None =
     """The newest ``last`` rows (and/or those after ``since``) with ``input``/``output`` decoded."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"prediction log {path} does not exist: serve some traffic first, or set monitor.prediction_log")
+        raise FileNotFoundError(
+            f"prediction log {path} does not exist: serve some traffic first, or set monitor.prediction_log"
+        )
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         query = "SELECT id, ts, model_version, input, output FROM predictions"

@@ -121,7 +121,9 @@ def register_and_promote(
         champion=champion_metrics,
         champion_version=str(champion_mv.version) if champion_mv is not None else None,
     )
-    client.set_model_version_tag(model_name, version.version, "promotion.decision", "promoted" if promoted else "rejected")
+    client.set_model_version_tag(
+        model_name, version.version, "promotion.decision", "promoted" if promoted else "rejected"
+    )
     client.set_model_version_tag(model_name, version.version, "promotion.reason", reason)
     for name, value in candidate_metrics.items():
         client.set_model_version_tag(model_name, version.version, f"metric.{name}", f"{value:.6g}")

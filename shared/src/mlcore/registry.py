@@ -77,11 +77,16 @@ def load_export(export_dir: str | Path) -> ResolvedModel:
     return ResolvedModel(export_dir, json.loads(meta_file.read_text(encoding="utf-8")))
 
 
-def resolve(model_name: str, export_dir: str | Path, cache_dir: str | Path, prefer_registry: bool = True) -> ResolvedModel:
+def resolve(
+    model_name: str, export_dir: str | Path, cache_dir: str | Path, prefer_registry: bool = True
+) -> ResolvedModel:
     """The registry's champion when reachable, else the local export."""
     if prefer_registry:
         try:
             return download_champion(model_name, cache_dir)
         except Exception as exc:  # noqa: BLE001 - any registry failure falls back to the export
-            log.warning("registry unavailable, using local export", extra={"reason": str(exc)[:300], "export_dir": str(export_dir)})
+            log.warning(
+                "registry unavailable, using local export",
+                extra={"reason": str(exc)[:300], "export_dir": str(export_dir)},
+            )
     return load_export(export_dir)

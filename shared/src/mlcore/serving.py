@@ -117,12 +117,16 @@ def create_app(spec: ServingSpec) -> FastAPI:
     metrics = CollectorRegistry()
     requests = Counter("http_requests_total", "HTTP requests", ["endpoint", "status"], registry=metrics)
     latency = Histogram(
-        "predict_latency_seconds", "Time spent in /predict", registry=metrics,
+        "predict_latency_seconds",
+        "Time spent in /predict",
+        registry=metrics,
         buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
     )
     items_total = Counter("predicted_items_total", "Items predicted", registry=metrics)
     model_info = Gauge("model_version_info", "Served model version", ["model_name", "version"], registry=metrics)
-    drift_gauge = Gauge("drift_score", "Latest drift statistic per feature (from `monitor`)", ["feature", "stat"], registry=metrics)
+    drift_gauge = Gauge(
+        "drift_score", "Latest drift statistic per feature (from `monitor`)", ["feature", "stat"], registry=metrics
+    )
     drift_flag = Gauge("drift_detected", "1 when the latest monitor run crossed a threshold", registry=metrics)
     log_dropped = Gauge("prediction_log_dropped_total", "Prediction-log rows dropped under overload", registry=metrics)
     drift_mtime = {"value": 0.0}
@@ -175,7 +179,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
     @app.post(
         "/predict",
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": request_schema}}}},
-        summary="Predict one item, or a batch as {\"items\": [...]}",
+        summary='Predict one item, or a batch as {"items": [...]}',
     )
     async def predict(request: Request) -> Response:
         start = time.perf_counter()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -23,10 +24,10 @@ class _Block:
 
     def __init__(self, vectorizer: Any, weights: np.ndarray) -> None:
         self.analyze: Callable[[str], list[str]] = vectorizer.build_analyzer()
-        idf = vectorizer.idf_ if vectorizer.use_idf else np.ones(len(vectorizer.vocabulary_))
-        self.table: dict[str, tuple[float, float]] = {
-            term: (float(idf[i]), float(weights[i])) for term, i in vectorizer.vocabulary_.items()
-        }
+        self.index: dict[str, int] = {term: int(i) for term, i in vectorizer.vocabulary_.items()}
+        size = len(self.index)
+        self.idf = np.asarray(vectorizer.idf_ if vectorizer.use_idf else np.ones(size), dtype=float)
+        self.weights = np.asarray(weights, dtype=float)
         self.sublinear = bool(vectorizer.sublinear_tf)
         self.binary = bool(vectorizer.binary)
         if vectorizer.norm not in ("l2", None):
@@ -36,21 +37,24 @@ class _Block:
     def score(self, text: str) -> tuple[float, int, int]:
         """(weighted sum, known n-grams, all n-grams) for ``text``."""
         grams = self.analyze(text)
-        table = self.table
-        total = 0.0
-        sq = 0.0
-        known = 0
-        for term, count in Counter(grams).items():
-            entry = table.get(term)
-            if entry is None:
-                continue
-            known += count
-            tf = 1.0 if self.binary else (1.0 + math.log(count) if self.sublinear else float(count))
-            value = tf * entry[0]
-            sq += value * value
-            total += value * entry[1]
-        if self.l2 and sq > 0:
-            total /= math.sqrt(sq)
+        counts = Counter(grams)
+        n = len(counts)
+        idx = np.fromiter(map(self.index.get, counts.keys(), repeat(-1, n)), dtype=np.intp, count=n)
+        tf = np.fromiter(counts.values(), dtype=float, count=n)
+        hit = idx >= 0
+        idx, tf = idx[hit], tf[hit]
+        if not len(idx):
+            return 0.0, 0, len(grams)
+        known = int(tf.sum())
+        if self.binary:
+            tf = np.ones_like(tf)
+        elif self.sublinear:
+            tf = np.log(tf) + 1.0
+        values = tf * self.idf[idx]
+        total = float(values @ self.weights[idx])
+        if self.l2:
+            norm = math.sqrt(float(values @ values))
+            total = total / norm if norm > 0 else 0.0
         return total, known, len(grams)
 
 
@@ -83,7 +87,9 @@ def compile_pipeline(pipeline: Any) -> LinearTextScorer | None:
     features, clf = pipeline.steps[0][1], pipeline.steps[1][1]
     if isinstance(features, TfidfVectorizer):
         vectorizers = [features]
-    elif isinstance(features, FeatureUnion) and all(isinstance(t, TfidfVectorizer) for _, t in features.transformer_list):
+    elif isinstance(features, FeatureUnion) and all(
+        isinstance(t, TfidfVectorizer) for _, t in features.transformer_list
+    ):
         if features.transformer_weights:
             return None
         vectorizers = [t for _, t in features.transformer_list]

@@ -73,8 +73,12 @@ def configure(project: str | Path, experiment: str) -> str:
 def git_commit(project: str | Path) -> str:
     """HEAD commit of the repository holding ``project`` (``-dirty`` if it has changes)."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=project, capture_output=True, text=True, check=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "."], cwd=project, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (subprocess.CalledProcessError, FileNotFoundError):
         return "unknown"
     return f"{sha}-dirty" if dirty else sha
@@ -105,7 +109,9 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def log_run_context(project: str | Path, config: Mapping[str, Any], data_files: Mapping[str, str | Path]) -> dict[str, str]:
+def log_run_context(
+    project: str | Path, config: Mapping[str, Any], data_files: Mapping[str, str | Path]
+) -> dict[str, str]:
     """Record the resolved config, params, git commit and data hashes on the active run."""
     import mlflow
 
@@ -192,9 +198,8 @@ def log_training_run(
 
     import mlflow
     import mlflow.sklearn
-    from mlflow.models import infer_signature
-
     import skops.io
+    from mlflow.models import infer_signature
 
     skops_friendly(model)
     # We trust what we just trained: list its non-default types so MLflow can save and load it.
@@ -219,7 +224,13 @@ def log_training_run(
     local = Path(local_dir)
     shutil.rmtree(local, ignore_errors=True)
     mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=str(local))
-    return {"run_id": run.info.run_id, "model_uri": info.model_uri, "model_id": info.model_id, **dict(metadata), **dict(metrics)}
+    return {
+        "run_id": run.info.run_id,
+        "model_uri": info.model_uri,
+        "model_id": info.model_id,
+        **dict(metadata),
+        **dict(metrics),
+    }
 
 
 def write_json(data: Mapping[str, Any], path: str | Path) -> Path:

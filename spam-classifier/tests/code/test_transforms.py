@@ -16,7 +16,12 @@ from spam_classifier.model import build_model
 from spam_classifier.schemas import Predictor
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-TEXTS = ["WIN a FREE prize now!! call 09061234567", "are we still on for lunch?", "URGENT claim your cash", "see you at home"] * 10
+TEXTS = [
+    "WIN a FREE prize now!! call 09061234567",
+    "are we still on for lunch?",
+    "URGENT claim your cash",
+    "see you at home",
+] * 10
 LABELS = np.array([1, 0, 1, 0] * 10)
 
 

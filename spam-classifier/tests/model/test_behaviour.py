@@ -25,9 +25,13 @@ def fitted() -> tuple[Predictor, pd.DataFrame]:
         pytest.skip("data/interim/dataset.parquet is missing: run `make data` first")
     cfg = compose(ROOT / "configs")
     opts = cfg.train.split
-    train, val, test = split(dedupe(pd.read_parquet(DATASET), ["text"]), opts.val_size, opts.test_size, opts.seed, "label")
+    train, val, test = split(
+        dedupe(pd.read_parquet(DATASET), ["text"]), opts.val_size, opts.test_size, opts.seed, "label"
+    )
     pipeline = build_model(cfg.model, seed=opts.seed).fit(train["text"], train["label"] == "spam")
-    threshold = choose_threshold((val["label"] == "spam").to_numpy(int), pipeline.predict_proba(val["text"])[:, 1], cfg.train.target_precision)
+    threshold = choose_threshold(
+        (val["label"] == "spam").to_numpy(int), pipeline.predict_proba(val["text"])[:, 1], cfg.train.target_precision
+    )
     return Predictor(pipeline, threshold, ["ham", "spam"]), test
 
 
@@ -43,7 +47,13 @@ def test_quality_gate_on_held_out_test_split(fitted) -> None:
     assert metrics["precision"] >= 0.90, metrics
 
 
-@pytest.mark.parametrize("text", ["Hey, are we still meeting for lunch tomorrow?", "URGENT! You have won a 1 week FREE membership in our prize draw. Txt WIN to 80086"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hey, are we still meeting for lunch tomorrow?",
+        "URGENT! You have won a 1 week FREE membership in our prize draw. Txt WIN to 80086",
+    ],
+)
 def test_casing_and_whitespace_invariance(fitted, text: str) -> None:
     predictor, _ = fitted
     base = proba(predictor, text)
@@ -66,7 +76,11 @@ def test_obvious_spam(fitted, text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Ok lar... Joking wif u oni...", "I'll be home in 10 minutes, do you want me to pick up some bread?", "Sorry, I'll call you later"],
+    [
+        "Ok lar... Joking wif u oni...",
+        "I'll be home in 10 minutes, do you want me to pick up some bread?",
+        "Sorry, I'll call you later",
+    ],
 )
 def test_obvious_ham(fitted, text: str) -> None:
     assert proba(fitted[0], text) < fitted[0].threshold
@@ -74,7 +88,11 @@ def test_obvious_ham(fitted, text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Your package is waiting, reply to confirm delivery", "Hi, can you send me the report?", "You have a new voicemail"],
+    [
+        "Your package is waiting, reply to confirm delivery",
+        "Hi, can you send me the report?",
+        "You have a new voicemail",
+    ],
 )
 @pytest.mark.parametrize("addition", ["Visit http://bit.ly/claim-now", "Call 09061234567 now", "www.win-prizes.co.uk"])
 def test_url_or_premium_number_never_lowers_spam_probability(fitted, text: str, addition: str) -> None:

@@ -48,12 +48,18 @@ def app_from_params() -> FastAPI:
 def serve(cfg: DictConfig) -> None:
     if cfg.serve.workers > 1:
         import uvicorn
-
         from mlcore.logs import configure_json_logging
 
         configure_json_logging(cfg.serve.log_level)
-        uvicorn.run(f"{__name__}:app_from_params", factory=True, host=cfg.serve.host, port=cfg.serve.port,
-                    workers=cfg.serve.workers, access_log=False, log_config=None)
+        uvicorn.run(
+            f"{__name__}:app_from_params",
+            factory=True,
+            host=cfg.serve.host,
+            port=cfg.serve.port,
+            workers=cfg.serve.workers,
+            access_log=False,
+            log_config=None,
+        )
         return
     run(build_app(cfg), host=cfg.serve.host, port=cfg.serve.port, log_level=cfg.serve.log_level)
 

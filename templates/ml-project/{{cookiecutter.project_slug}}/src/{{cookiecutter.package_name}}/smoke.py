@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     cmd = [sys.executable, "-m", f"{__package__}.api", f"serve.port={port}", "serve.host=127.0.0.1"]
     env = {"PYTHONPATH": str(PROJECT_ROOT / "src"), "ML_PROJECT_ROOT": str(PROJECT_ROOT)}
-    with running_server(cmd, port, cwd=PROJECT_ROOT, env={**env, **{k: v for k, v in os.environ.items() if k.startswith("ML")}}) as (base, _):
+    with running_server(
+        cmd, port, cwd=PROJECT_ROOT, env={**env, **{k: v for k, v in os.environ.items() if k.startswith("ML")}}
+    ) as (base, _):
         result = send(base, items)
     print(json.dumps(result))
     return 0 if result["errors"] == 0 and result["ok"] == len(items) else 1

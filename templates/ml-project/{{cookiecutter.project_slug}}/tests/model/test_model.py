@@ -49,9 +49,13 @@ def test_worse_candidate_is_registered_but_not_promoted(trained: dict[str, Any])
     step = -0.05 if rules.higher_is_better else 0.05
     worse = {k: v + step if k == rules.primary_metric else v for k, v in trained["metrics"].items()}
     decision = register_and_promote(
-        cfg.project.model_name, trained["run_info"]["model_uri"], worse,
+        cfg.project.model_name,
+        trained["run_info"]["model_uri"],
+        worse,
         evaluate_champion=lambda uri: trained["metrics"],
-        gates=gates_from_config({}), primary_metric=rules.primary_metric, higher_is_better=rules.higher_is_better,
+        gates=gates_from_config({}),
+        primary_metric=rules.primary_metric,
+        higher_is_better=rules.higher_is_better,
     )
     assert not decision.promoted and "worse than champion" in decision.reason
     assert str(current_champion(cfg.project.model_name).version) == str(champion.version)

@@ -41,8 +41,13 @@ def promote(cfg: DictConfig, root: Path = PROJECT_ROOT) -> Decision:
             higher_is_better=rules.higher_is_better,
         )
     with mlflow.start_run(run_id=run_info["run_id"]):
-        mlflow.set_tags({"promotion.decision": "promoted" if decision.promoted else "rejected",
-                         "promotion.reason": decision.reason, "registered.version": decision.version})
+        mlflow.set_tags(
+            {
+                "promotion.decision": "promoted" if decision.promoted else "rejected",
+                "promotion.reason": decision.reason,
+                "registered.version": decision.version,
+            }
+        )
     write_decision(decision, root / cfg.paths.reports / "promotion.json")
     if decision.promoted or not (root / cfg.paths.export).exists():
         try:

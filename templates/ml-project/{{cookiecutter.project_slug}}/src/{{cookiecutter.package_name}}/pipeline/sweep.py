@@ -46,8 +46,12 @@ def _record_best(parent: str, cfg: DictConfig, value: float, run_id: str) -> flo
 
         out = PROJECT_ROOT / cfg.paths.reports / "sweep_best.yaml"
         out.parent.mkdir(parents=True, exist_ok=True)
-        best_cfg = {"optimized_metric": cfg.optimized_metric, "value": value, "trial_run_id": run_id,
-                    "model": to_dict(cfg.model)}
+        best_cfg = {
+            "optimized_metric": cfg.optimized_metric,
+            "value": value,
+            "trial_run_id": run_id,
+            "model": to_dict(cfg.model),
+        }
         out.write_text(yaml.safe_dump(best_cfg, sort_keys=False), encoding="utf-8")
         client.log_artifact(parent, str(out))
         return value

@@ -43,7 +43,9 @@ class Predictor:
         labels, distances = self.assign(self.frame([item.model_dump() for item in items]))
         return [{"cluster": int(c), "distance": round(float(d), 4)} for c, d in zip(labels, distances, strict=True)]
 
-    def drift_frame(self, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]] | None = None) -> pd.DataFrame:
+    def drift_frame(
+        self, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]] | None = None
+    ) -> pd.DataFrame:
         frame = self.frame(inputs)
         labels = [row["cluster"] for row in outputs] if outputs is not None else self.assign(frame)[0]
         frame["cluster"] = [str(c) for c in labels]

@@ -16,8 +16,12 @@ from .features import build_preprocessor, engineer
 def build_model(model: DictConfig, data: DictConfig, seed: int = 42) -> Pipeline:
     if model.estimator == "hgb":
         regressor = HistGradientBoostingRegressor(
-            learning_rate=model.learning_rate, max_iter=model.max_iter, max_leaf_nodes=model.max_leaf_nodes,
-            min_samples_leaf=model.min_samples_leaf, l2_regularization=model.l2_regularization, random_state=seed,
+            learning_rate=model.learning_rate,
+            max_iter=model.max_iter,
+            max_leaf_nodes=model.max_leaf_nodes,
+            min_samples_leaf=model.min_samples_leaf,
+            l2_regularization=model.l2_regularization,
+            random_state=seed,
         )
     elif model.estimator == "ridge":
         regressor = Ridge(alpha=model.alpha)
@@ -25,8 +29,10 @@ def build_model(model: DictConfig, data: DictConfig, seed: int = 42) -> Pipeline
         raise ValueError(f"model.estimator={model.estimator!r} is not one of hgb, ridge")
     if model.log_target:
         regressor = TransformedTargetRegressor(regressor=regressor, func=np.log, inverse_func=np.exp)
-    return Pipeline([
-        ("engineer", FunctionTransformer(engineer)),
-        ("features", build_preprocessor(data)),
-        ("regressor", regressor),
-    ])
+    return Pipeline(
+        [
+            ("engineer", FunctionTransformer(engineer)),
+            ("features", build_preprocessor(data)),
+            ("regressor", regressor),
+        ]
+    )

@@ -14,7 +14,17 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-EXAMPLE = {"carat": 0.7, "cut": "Ideal", "color": "G", "clarity": "VS2", "depth": 61.5, "table": 56.0, "x": 5.7, "y": 5.72, "z": 3.51}
+EXAMPLE = {
+    "carat": 0.7,
+    "cut": "Ideal",
+    "color": "G",
+    "clarity": "VS2",
+    "depth": 61.5,
+    "table": 56.0,
+    "x": 5.7,
+    "y": 5.72,
+    "z": 3.51,
+}
 
 
 class Item(BaseModel):
@@ -24,9 +34,18 @@ class Item(BaseModel):
     carat: float = Field(gt=0, le=6, description="Weight in carats (0-6).")
     cut: Literal["Fair", "Good", "Very Good", "Premium", "Ideal"] = Field(description="Cut quality.")
     color: Literal["D", "E", "F", "G", "H", "I", "J"] = Field(description="Colour, D (best) to J.")
-    clarity: Literal["I1", "SI2", "SI1", "VS2", "VS1", "VVS2", "VVS1", "IF"] = Field(description="Clarity, I1 (worst) to IF.")
-    depth: float | None = Field(default=None, ge=40, le=80, description="Total depth percentage (40-80 %); imputed if missing.")
-    table: float | None = Field(default=None, ge=40, le=100, description="Table width relative to the widest point (40-100 %); imputed if missing.")
+    clarity: Literal["I1", "SI2", "SI1", "VS2", "VS1", "VVS2", "VVS1", "IF"] = Field(
+        description="Clarity, I1 (worst) to IF."
+    )
+    depth: float | None = Field(
+        default=None, ge=40, le=80, description="Total depth percentage (40-80 %); imputed if missing."
+    )
+    table: float | None = Field(
+        default=None,
+        ge=40,
+        le=100,
+        description="Table width relative to the widest point (40-100 %); imputed if missing.",
+    )
     x: float | None = Field(default=None, ge=0, le=12, description="Length in mm (0-12); imputed if missing.")
     y: float | None = Field(default=None, ge=0, le=60, description="Width in mm (0-60); imputed if missing.")
     z: float | None = Field(default=None, ge=0, le=35, description="Depth in mm (0-35); imputed if missing.")
@@ -53,12 +72,17 @@ class Predictor:
         preds = self.values(self.frame([item.model_dump() for item in items]))
         low, high = np.exp(-self.halfwidth), np.exp(self.halfwidth)
         return [
-            {"prediction": round(float(p), 2), "interval": [round(float(p * low), 2), round(float(p * high), 2)],
-             "interval_coverage": self.coverage}
+            {
+                "prediction": round(float(p), 2),
+                "interval": [round(float(p * low), 2), round(float(p * high), 2)],
+                "interval_coverage": self.coverage,
+            }
             for p in preds
         ]
 
-    def drift_frame(self, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]] | None = None) -> pd.DataFrame:
+    def drift_frame(
+        self, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]] | None = None
+    ) -> pd.DataFrame:
         frame = self.frame(inputs)
         frame["prediction"] = [row["prediction"] for row in outputs] if outputs is not None else self.values(frame)
         return frame

@@ -20,21 +20,39 @@ def build_features(cfg: DictConfig) -> FeatureUnion:
     word, char = cfg.features.word, cfg.features.char
     return FeatureUnion(
         [
-            ("word", TfidfVectorizer(
-                lowercase=True, strip_accents="unicode", token_pattern=URL_OR_NUMBER,
-                ngram_range=tuple(word.ngram_range), min_df=word.min_df, max_features=word.max_features,
-                sublinear_tf=word.sublinear_tf, dtype=np.float64,
-            )),
-            ("char", TfidfVectorizer(
-                lowercase=True, strip_accents="unicode", analyzer="char_wb",
-                ngram_range=tuple(char.ngram_range), min_df=char.min_df, max_features=char.max_features,
-                sublinear_tf=char.sublinear_tf, dtype=np.float64,
-            )),
+            (
+                "word",
+                TfidfVectorizer(
+                    lowercase=True,
+                    strip_accents="unicode",
+                    token_pattern=URL_OR_NUMBER,
+                    ngram_range=tuple(word.ngram_range),
+                    min_df=word.min_df,
+                    max_features=word.max_features,
+                    sublinear_tf=word.sublinear_tf,
+                    dtype=np.float64,
+                ),
+            ),
+            (
+                "char",
+                TfidfVectorizer(
+                    lowercase=True,
+                    strip_accents="unicode",
+                    analyzer="char_wb",
+                    ngram_range=tuple(char.ngram_range),
+                    min_df=char.min_df,
+                    max_features=char.max_features,
+                    sublinear_tf=char.sublinear_tf,
+                    dtype=np.float64,
+                ),
+            ),
         ]
     )
 
 
-def drift_signals(texts: Sequence[str], probabilities: Sequence[float], oov: Sequence[float], threshold: float) -> pd.DataFrame:
+def drift_signals(
+    texts: Sequence[str], probabilities: Sequence[float], oov: Sequence[float], threshold: float
+) -> pd.DataFrame:
     """Per-message signals compared with the training reference: length, unknown words, score."""
     text = pd.Series(list(texts), dtype=object)
     proba = np.asarray(probabilities, dtype=float)

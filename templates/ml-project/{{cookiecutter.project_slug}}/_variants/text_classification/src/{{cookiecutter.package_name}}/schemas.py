@@ -21,7 +21,9 @@ from .features import drift_signals
 class Item(BaseModel):
     """One message to classify."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": "WINNER! Claim your prize now"}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"text": "WINNER! Claim your prize now"}]}
+    )
     text: str = Field(min_length=1, max_length=10_000, description="The message text (1 to 10,000 characters).")
 
 
@@ -47,7 +49,11 @@ class Predictor:
         else:
             probas = self.probabilities(texts).tolist()
         return [
-            {"label": self.positive if p >= self.threshold else self.negative, self.key: round(p, 6), "threshold": self.threshold}
+            {
+                "label": self.positive if p >= self.threshold else self.negative,
+                self.key: round(p, 6),
+                "threshold": self.threshold,
+            }
             for p in probas
         ]
 
@@ -62,7 +68,9 @@ class Predictor:
             shares.append(1 - sum(g in vocab for g in grams) / len(grams) if grams else 1.0)
         return shares
 
-    def drift_frame(self, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]] | None = None) -> pd.DataFrame:
+    def drift_frame(
+        self, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]] | None = None
+    ) -> pd.DataFrame:
         texts = [row["text"] for row in inputs]
         probas = [row[self.key] for row in outputs] if outputs is not None else self.probabilities(texts)
         return drift_signals(texts, probas, self.oov(texts), self.threshold)

@@ -31,9 +31,11 @@ def test_training_distribution_is_quiet(trained: dict[str, Any]) -> None:
 
 def test_shifted_traffic_is_flagged(trained: dict[str, Any]) -> None:
     predictor, profile, thresholds = _setup(trained)
-    shifted = [f"Dear customer, please find attached invoice number {i} for the quarterly maintenance contract "
-               "renewal of your enterprise software licence and confirm receipt at your earliest convenience."
-               for i in range(300)]
+    shifted = [
+        f"Dear customer, please find attached invoice number {i} for the quarterly maintenance contract "
+        "renewal of your enterprise software licence and confirm receipt at your earliest convenience."
+        for i in range(300)
+    ]
     report = compare(profile, predictor.drift_frame([{"text": t} for t in shifted]), thresholds)
     assert report["drift_detected"]
     assert {"length", "oov_share"} & set(report["drifted_features"])

@@ -57,7 +57,9 @@ def evaluate(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, float]:
     projected = PCA(n_components=2).fit_transform(points) if points.shape[1] > 2 else np.asarray(points)
     shares = pd.Series(labels).value_counts(normalize=True).sort_index()
     tables = {
-        "projection": pd.DataFrame({"component_1": projected[:, 0], "component_2": projected[:, 1], "cluster": labels.astype(str)}),
+        "projection": pd.DataFrame(
+            {"component_1": projected[:, 0], "component_2": projected[:, 1], "cluster": labels.astype(str)}
+        ),
         "cluster_sizes": pd.DataFrame({"cluster": shares.index.astype(str), "share": shares.to_numpy()}),
     }
     written = write_plots(tables, root / cfg.paths.plots)
@@ -66,7 +68,13 @@ def evaluate(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, float]:
         mlflow.log_metrics(metrics)
         for path in written:
             mlflow.log_artifact(str(path), artifact_path="plots")
-    say("evaluate", "  ".join(f"{k}={metrics[k]:.4f}" for k in ("test_silhouette", "test_davies_bouldin", "stability_ari", "min_cluster_share")))
+    say(
+        "evaluate",
+        "  ".join(
+            f"{k}={metrics[k]:.4f}"
+            for k in ("test_silhouette", "test_davies_bouldin", "stability_ari", "min_cluster_share")
+        ),
+    )
     return metrics
 
 

@@ -63,7 +63,11 @@ def train(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:
         model=predictor.pipeline,
         metrics=metrics,
         profile=profile,
-        metadata={"features": predictor.features, "n_clusters": int(cfg.model.n_clusters), "task_type": cfg.project.task_type},
+        metadata={
+            "features": predictor.features,
+            "n_clusters": int(cfg.model.n_clusters),
+            "task_type": cfg.project.task_type,
+        },
         input_example=example,
         output_example=predictor.assign(example)[0],
         data_files={name: root / cfg.paths.processed / f"{name}.parquet" for name in ("train", "val", "test")},

@@ -18,7 +18,9 @@ from .. import PROJECT_ROOT
 from ..schemas import Predictor, load_predictor
 
 
-def _score(predictor: Predictor, test: pd.DataFrame, cfg: DictConfig) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+def _score(
+    predictor: Predictor, test: pd.DataFrame, cfg: DictConfig
+) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     y = test[cfg.data.target].to_numpy(dtype=float)
     pred = predictor.values(test.drop(columns=[cfg.data.target]))
     metrics = {f"test_{k}": v for k, v in regression_metrics(y, pred).items()}
@@ -43,7 +45,10 @@ def evaluate(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, float]:
         mlflow.log_metrics(metrics)
         for path in written:
             mlflow.log_artifact(str(path), artifact_path="plots")
-    say("evaluate", "  ".join(f"{k}={metrics[k]:.4f}" for k in ("test_r2", "test_rmse", "test_mae", "test_interval_coverage")))
+    say(
+        "evaluate",
+        "  ".join(f"{k}={metrics[k]:.4f}" for k in ("test_r2", "test_rmse", "test_mae", "test_interval_coverage")),
+    )
     return metrics
 
 

@@ -23,7 +23,9 @@ def score(model_dir: Path, test: pd.DataFrame, cfg: DictConfig) -> dict[str, flo
     return _score(load_predictor(model_dir), test, cfg)[0]
 
 
-def _score(predictor: Predictor, test: pd.DataFrame, cfg: DictConfig) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+def _score(
+    predictor: Predictor, test: pd.DataFrame, cfg: DictConfig
+) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     y = (test["label"] == cfg.data.labels[1]).to_numpy(dtype=int)
     scores = predictor.probabilities(test["text"].tolist())
     metrics = {f"test_{k}": v for k, v in classification_metrics(y, scores, predictor.threshold).items()}
@@ -45,7 +47,10 @@ def evaluate(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, float]:
         mlflow.log_metrics(metrics)
         for path in written:
             mlflow.log_artifact(str(path), artifact_path="plots")
-    say("evaluate", "  ".join(f"{k}={metrics[k]:.4f}" for k in ("test_precision", "test_recall", "test_f1", "test_roc_auc")))
+    say(
+        "evaluate",
+        "  ".join(f"{k}={metrics[k]:.4f}" for k in ("test_precision", "test_recall", "test_f1", "test_roc_auc")),
+    )
     return metrics
 
 

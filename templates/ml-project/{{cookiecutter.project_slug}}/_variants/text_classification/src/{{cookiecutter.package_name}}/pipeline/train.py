@@ -24,6 +24,7 @@ from .. import PROJECT_ROOT
 from ..model import build_model
 from ..schemas import Predictor
 
+
 def load_split(cfg: DictConfig, name: str, root: Path = PROJECT_ROOT) -> tuple[pd.DataFrame, np.ndarray]:
     frame = pd.read_parquet(root / cfg.paths.processed / f"{name}.parquet")
     return frame, (frame["label"] == cfg.data.labels[1]).to_numpy(dtype=int)
@@ -58,7 +59,9 @@ def train(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:
     # word is in the vocabulary and scores are over-confident, unlike on any real traffic.
     with step("train", "reference profile for drift (validation split)"):
         items = [{"text": t} for t in val_df["text"]]
-        profile = build_profile(predictor.drift_frame(items), categorical=["predicted_positive"], seed=cfg.train.split.seed)
+        profile = build_profile(
+            predictor.drift_frame(items), categorical=["predicted_positive"], seed=cfg.train.split.seed
+        )
     example = train_df[["text"]].head(3)
     run_info = tracking.log_training_run(
         root=root,
@@ -66,7 +69,11 @@ def train(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:
         model=predictor.pipeline,
         metrics=metrics,
         profile=profile,
-        metadata={"threshold": predictor.threshold, "labels": list(cfg.data.labels), "task_type": cfg.project.task_type},
+        metadata={
+            "threshold": predictor.threshold,
+            "labels": list(cfg.data.labels),
+            "task_type": cfg.project.task_type,
+        },
         input_example=example,
         output_example=predictor.pipeline.predict_proba(example["text"])[:, 1],
         data_files={name: root / cfg.paths.processed / f"{name}.parquet" for name in ("train", "val", "test")},

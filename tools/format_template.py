@@ -1,0 +1,68 @@
+"""Keep the template's Python ruff-clean: bake each task type, format and fix the bake with ruff,
+write the result back into the template with the names turned back into placeholders.
+
+    python tools/format_template.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from suite import TEMPLATE, bake
+
+PROBE = {
+    "project_name": "Zq Probe",
+    "project_slug": "zq-probe",
+    "package_name": "zq_probe",
+    "description": "Zq description.",
+    "author": "Zq Author",
+}
+PLACEHOLDERS = {
+    "zq_probe": "{{ cookiecutter.package_name }}",
+    "zq-probe": "{{ cookiecutter.project_slug }}",
+    "Zq Probe": "{{ cookiecutter.project_name }}",
+    "Zq description.": "{{ cookiecutter.description }}",
+    "Zq Author": "{{ cookiecutter.author }}",
+}
+PROJECT_DIR = TEMPLATE / "{{cookiecutter.project_slug}}"
+
+
+def source_of(rel: str, task: str) -> Path | None:
+    rel = rel.replace("src/zq_probe/", "src/{{cookiecutter.package_name}}/")
+    for candidate in (PROJECT_DIR / "_variants" / task / rel, PROJECT_DIR / rel):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def main() -> int:
+    tasks = json.loads((TEMPLATE / "cookiecutter.json").read_text())["_task_types"]
+    ruff = str(Path(sys.executable).parent / "ruff")
+    changed = 0
+    for task in tasks:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = bake({**PROBE, "task_type": task}, Path(tmp))
+            subprocess.run([ruff, "check", "--fix", "-q", "--exit-zero", "."], cwd=root, check=True)
+            subprocess.run([ruff, "format", "-q", "."], cwd=root, check=True)
+            for path in sorted(root.rglob("*.py")):
+                rel = path.relative_to(root).as_posix()
+                source = source_of(rel, task)
+                if source is None:
+                    continue
+                text = path.read_text()
+                for value, placeholder in PLACEHOLDERS.items():
+                    text = text.replace(value, placeholder)
+                if source.read_text() != text:
+                    source.write_text(text)
+                    changed += 1
+                    print(f"formatted {source.relative_to(TEMPLATE)}")
+    print(f"{changed} template file(s) rewritten")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
