@@ -24,7 +24,7 @@ help: ## List the targets
 venv: $(STAMP) ## Create .venv and install the pinned requirements, mlcore and every project (idempotent)
 
 $(STAMP): requirements.txt constraints.txt
-	@echo "[setup] creating $(VENV) and installing pinned requirements (first run: a few minutes)"
+	@echo "[setup] installing pinned requirements into $(VENV) (first run: a few minutes; later runs only check)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@if grep -q '^torch==' requirements.txt; then $(PY) -m pip install -q "$$(grep '^torch==' requirements.txt)"; fi
 	@$(PY) -m pip install -q -r requirements.txt -c constraints.txt
