@@ -243,3 +243,29 @@ def write_json(data: Mapping[str, Any], path: str | Path) -> Path:
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def log_trial(model_config: Mapping[str, Any], metrics: Mapping[str, float], optimized_metric: str) -> float:
+    """Log one sweep trial's model params and metrics on the active run; return its objective."""
+    import mlflow
+
+    mlflow.log_params({k: str(v)[:250] for k, v in flatten(model_config).items()})
+    mlflow.log_metrics(dict(metrics))
+    return float(metrics[optimized_metric])
+
+
+def record_evaluation(
+    run_info_path: str | Path, metrics: Mapping[str, float], metrics_path: str | Path, files: Iterable[str | Path]
+) -> None:
+    """Write the evaluation metrics (DVC metrics file) and log them and ``files`` (plots) to the
+    training run named in ``run_info_path``."""
+    import json
+
+    import mlflow
+
+    write_json(dict(metrics), metrics_path)
+    run_id = json.loads(Path(run_info_path).read_text(encoding="utf-8"))["run_id"]
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics(dict(metrics))
+        for path in files:
+            mlflow.log_artifact(str(path), artifact_path="plots")

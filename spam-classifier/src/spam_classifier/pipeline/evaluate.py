@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 from mlcore import tracking
@@ -37,16 +35,9 @@ def evaluate(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, float]:
     test = pd.read_parquet(root / cfg.paths.processed / "test.parquet")
     predictor = load_predictor(root / cfg.paths.model)
     metrics, y, scores = _score(predictor, test, cfg)
-    reports = root / cfg.paths.reports
-    reports.mkdir(parents=True, exist_ok=True)
-    (reports / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     tables = classification_plot_data(y, scores, predictor.threshold, tuple(cfg.data.labels))
     written = write_plots(tables, root / cfg.paths.plots)
-    run_id = json.loads((root / cfg.paths.run_info).read_text(encoding="utf-8"))["run_id"]
-    with mlflow.start_run(run_id=run_id):
-        mlflow.log_metrics(metrics)
-        for path in written:
-            mlflow.log_artifact(str(path), artifact_path="plots")
+    tracking.record_evaluation(root / cfg.paths.run_info, metrics, root / cfg.paths.reports / "metrics.json", written)
     say(
         "evaluate",
         "  ".join(f"{k}={metrics[k]:.4f}" for k in ("test_precision", "test_recall", "test_f1", "test_roc_auc")),

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import numpy as np
 import pandas as pd
 from mlcore import tracking
@@ -44,10 +43,8 @@ def fit(cfg: DictConfig, root: Path = PROJECT_ROOT) -> tuple[Predictor, dict[str
 
 def trial(cfg: DictConfig) -> float:
     """One sweep trial (inside an MLflow run): fit, score on validation, log, return the metric."""
-    predictor, metrics = fit(cfg)
-    mlflow.log_params({k: str(v)[:250] for k, v in tracking.flatten(to_dict(cfg.model)).items()})
-    mlflow.log_metrics(metrics)
-    return float(metrics[cfg.optimized_metric])
+    _, metrics = fit(cfg)
+    return tracking.log_trial(to_dict(cfg.model), metrics, cfg.optimized_metric)
 
 
 def train(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:

@@ -48,6 +48,19 @@ def cfg(project_copy: Path) -> Any:
 
 
 @pytest.fixture(scope="session")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    """The configured dataset (configs/data/default.yaml), fetched into a temporary folder and parsed."""
+    from mlcore.acquire import Source, fetch
+
+    from {{ cookiecutter.package_name }}.data import parse_raw
+
+    cfg = compose(ROOT / "configs")
+    raw = tmp_path_factory.mktemp("raw") / "dataset"
+    fetch(Source.from_config(cfg.data.source), raw, project=ROOT)
+    return cfg, parse_raw(raw, cfg.data)
+
+
+@pytest.fixture(scope="session")
 def trained(project_copy: Path, cfg: Any) -> dict[str, Any]:
     """Run every stage once on the sample data; return what they produced."""
     from {{ cookiecutter.package_name }}.pipeline.evaluate import evaluate

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 from mlcore import tracking
@@ -51,7 +49,6 @@ def evaluate(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, float]:
     metrics = score(root / cfg.paths.model, test, cfg)
     with step("evaluate", f"stability over {cfg.train.stability.seeds} seeds and bootstrap resamples"):
         metrics["stability_ari"] = stability(predictor, train, test, cfg)
-    tracking.write_json(metrics, root / cfg.paths.reports / "metrics.json")
     labels, _ = predictor.assign(test)
     points = predictor.preprocess.transform(test)
     projected = PCA(n_components=2).fit_transform(points) if points.shape[1] > 2 else np.asarray(points)
@@ -63,11 +60,7 @@ def evaluate(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, float]:
         "cluster_sizes": pd.DataFrame({"cluster": shares.index.astype(str), "share": shares.to_numpy()}),
     }
     written = write_plots(tables, root / cfg.paths.plots)
-    run_id = json.loads((root / cfg.paths.run_info).read_text(encoding="utf-8"))["run_id"]
-    with mlflow.start_run(run_id=run_id):
-        mlflow.log_metrics(metrics)
-        for path in written:
-            mlflow.log_artifact(str(path), artifact_path="plots")
+    tracking.record_evaluation(root / cfg.paths.run_info, metrics, root / cfg.paths.reports / "metrics.json", written)
     say(
         "evaluate",
         "  ".join(

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pandas as pd
 from mlcore import tracking
 from mlcore.config import load_params, to_dict
@@ -43,9 +42,7 @@ def fit(cfg: DictConfig, root: Path = PROJECT_ROOT, seed: int | None = None) -> 
 def trial(cfg: DictConfig) -> float:
     """One sweep trial (inside an MLflow run): fit, score on validation, log, return the metric."""
     _, metrics = fit(cfg)
-    mlflow.log_params({k: str(v)[:250] for k, v in tracking.flatten(to_dict(cfg.model)).items()})
-    mlflow.log_metrics(metrics)
-    return float(metrics[cfg.optimized_metric])
+    return tracking.log_trial(to_dict(cfg.model), metrics, cfg.optimized_metric)
 
 
 def train(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 from mlcore import tracking
@@ -38,13 +36,8 @@ def evaluate(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, float]:
     tracking.configure(root, cfg.project.experiment)
     test = pd.read_parquet(root / cfg.paths.processed / "test.parquet")
     metrics, y, pred = _score(load_predictor(root / cfg.paths.model), test, cfg)
-    tracking.write_json(metrics, root / cfg.paths.reports / "metrics.json")
     written = write_plots(regression_plot_data(y, pred), root / cfg.paths.plots)
-    run_id = json.loads((root / cfg.paths.run_info).read_text(encoding="utf-8"))["run_id"]
-    with mlflow.start_run(run_id=run_id):
-        mlflow.log_metrics(metrics)
-        for path in written:
-            mlflow.log_artifact(str(path), artifact_path="plots")
+    tracking.record_evaluation(root / cfg.paths.run_info, metrics, root / cfg.paths.reports / "metrics.json", written)
     say(
         "evaluate",
         "  ".join(f"{k}={metrics[k]:.4f}" for k in ("test_r2", "test_rmse", "test_mae", "test_interval_coverage")),
