@@ -43,3 +43,14 @@ def test_missing_feature_is_named(reference: pd.DataFrame) -> None:
     profile = build_profile(reference)
     with pytest.raises(KeyError, match="kind"):
         compare(profile, reference[["x"]], Thresholds())
+
+
+def test_rare_categories_are_pooled_so_resamples_stay_quiet() -> None:
+    rng = np.random.default_rng(5)
+    names = [f"c{i}" for i in range(30)]
+    weights = np.array([30.0] * 5 + [1.0] * 25)
+    frame = pd.DataFrame({"kind": rng.choice(names, 800, p=weights / weights.sum())})
+    profile = build_profile(frame, categorical=["kind"], min_share=0.02)
+    assert "__other__" in profile["features"]["kind"]["shares"]
+    report = compare(profile, frame.sample(300, random_state=1), Thresholds())
+    assert not report["drift_detected"], report["features"]

@@ -32,11 +32,17 @@ class Thresholds:
 
 
 def build_profile(
-    frame: pd.DataFrame, categorical: Sequence[str] = (), bins: int = 10, sample_size: int = 5000, seed: int = 0
+    frame: pd.DataFrame,
+    categorical: Sequence[str] = (),
+    bins: int = 10,
+    sample_size: int = 5000,
+    seed: int = 0,
+    min_share: float = 0.01,
 ) -> dict[str, Any]:
     """Reference profile of ``frame`` (numeric columns unless named in ``categorical``).
 
-    Small references get fewer bins (about 25 rows a bin) so that PSI is not noise.
+    Small references get fewer bins (about 25 rows a bin) and categories rarer than ``min_share``
+    are pooled into one ``__other__`` share, so that PSI and chi-square are not noise.
     """
     bins = max(2, min(bins, len(frame) // 25))
     features: dict[str, Any] = {}
@@ -44,7 +50,9 @@ def build_profile(
         col = frame[name]
         if name in categorical or not pd.api.types.is_numeric_dtype(col):
             shares = col.astype(str).value_counts(normalize=True)
-            features[name] = {"kind": "categorical", "shares": {str(k): float(v) for k, v in shares.items()}}
+            kept = {str(k): float(v) for k, v in shares.items() if v >= min_share}
+            rest = float(shares[shares < min_share].sum())
+            features[name] = {"kind": "categorical", "shares": {**kept, **({OTHER: rest} if rest else {})}}
         else:
             values = col.dropna().to_numpy(dtype=float)
             edges = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1])) if len(values) else np.array([])
@@ -101,11 +109,11 @@ def compare(
         else:
             shares: dict[str, float] = ref["shares"]
             counts = col.astype(str).value_counts()
-            cats = list(shares)
+            cats = [c for c in shares if c != OTHER]
             cur_counts = np.array(
                 [counts.get(c, 0) for c in cats] + [counts[~counts.index.isin(cats)].sum()], dtype=float
             )
-            ref_props = np.array([shares[c] for c in cats] + [0.0])
+            ref_props = np.array([shares[c] for c in cats] + [shares.get(OTHER, 0.0)])
             value_psi = psi(ref_props, cur_counts / cur_counts.sum())
             expected = np.clip(ref_props, EPS, None)
             expected = expected / expected.sum() * cur_counts.sum()

@@ -147,6 +147,11 @@ def _draw(ax: Any, name: str, table: pd.DataFrame) -> None:
         for cluster, part in table.groupby("cluster"):
             ax.scatter(part["component_1"], part["component_2"], s=6, label=f"cluster {cluster}")
         ax.legend(fontsize=7)
+    elif name == "permutation_importance":
+        ordered = table.iloc[::-1]
+        ax.barh(ordered["feature"], ordered["importance"])
+        ax.set_xlabel("drop in R^2 when shuffled")
+        ax.tick_params(axis="y", labelsize=6)
     elif name == "cluster_sizes":
         ax.barh(table["cluster"], table["share"])
         ax.set_xlabel("share")

@@ -9,10 +9,13 @@ import pandas as pd
 from mlcore import tracking
 from mlcore.config import load_params
 from mlcore.evaluation import regression_metrics, regression_plot_data, write_plots
-from mlcore.progress import say
+from mlcore.progress import say, step
 from omegaconf import DictConfig
+from sklearn.inspection import permutation_importance
+from sklearn.model_selection import KFold
 
 from .. import PROJECT_ROOT
+from ..model import build_model
 from ..schemas import Predictor, load_predictor
 
 
@@ -32,15 +35,50 @@ def score(model_dir: Path, test: pd.DataFrame, cfg: DictConfig) -> dict[str, flo
     return _score(load_predictor(model_dir), test, cfg)[0]
 
 
+def cross_validate(cfg: DictConfig, frame: pd.DataFrame) -> dict[str, float]:
+    """K-fold CV of the configured model on frame (train + validation): mean and std."""
+    folds = KFold(n_splits=cfg.train.cv_folds, shuffle=True, random_state=cfg.train.split.seed)
+    x, y = frame.drop(columns=[cfg.data.target]), frame[cfg.data.target].to_numpy(dtype=float)
+    scores: dict[str, list[float]] = {}
+    for fit_idx, score_idx in folds.split(x):
+        model = build_model(cfg.model, cfg.data, seed=cfg.train.split.seed).fit(x.iloc[fit_idx], y[fit_idx])
+        for name, value in regression_metrics(y[score_idx], model.predict(x.iloc[score_idx])).items():
+            scores.setdefault(name, []).append(value)
+    out = {}
+    for name, values in scores.items():
+        out[f"cv_{name}_mean"], out[f"cv_{name}_std"] = float(np.mean(values)), float(np.std(values))
+    return out
+
+
+def importance(predictor: Predictor, test: pd.DataFrame, cfg: DictConfig, top: int = 20) -> pd.DataFrame:
+    """Permutation importance (drop in R^2) of each input feature on the test split."""
+    x, y = test.drop(columns=[cfg.data.target]), test[cfg.data.target].to_numpy(dtype=float)
+    result = permutation_importance(
+        predictor.pipeline, x, y, scoring="r2", n_repeats=cfg.train.permutation_repeats, random_state=0
+    )
+    table = pd.DataFrame({"feature": x.columns, "importance": result.importances_mean})
+    return table.sort_values("importance", ascending=False).head(top).reset_index(drop=True)
+
+
 def evaluate(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, float]:
     tracking.configure(root, cfg.project.experiment)
-    test = pd.read_parquet(root / cfg.paths.processed / "test.parquet")
-    metrics, y, pred = _score(load_predictor(root / cfg.paths.model), test, cfg)
-    written = write_plots(regression_plot_data(y, pred), root / cfg.paths.plots)
+    processed = root / cfg.paths.processed
+    test = pd.read_parquet(processed / "test.parquet")
+    predictor = load_predictor(root / cfg.paths.model)
+    metrics, y, pred = _score(predictor, test, cfg)
+    with step("evaluate", f"{cfg.train.cv_folds}-fold cross-validation on train + validation"):
+        seen = pd.concat([pd.read_parquet(processed / f"{n}.parquet") for n in ("train", "val")], ignore_index=True)
+        metrics.update(cross_validate(cfg, seen))
+    with step("evaluate", "permutation importance on the test split"):
+        tables = {**regression_plot_data(y, pred), "permutation_importance": importance(predictor, test, cfg)}
+    written = write_plots(tables, root / cfg.paths.plots)
     tracking.record_evaluation(root / cfg.paths.run_info, metrics, root / cfg.paths.reports / "metrics.json", written)
     say(
         "evaluate",
-        "  ".join(f"{k}={metrics[k]:.4f}" for k in ("test_r2", "test_rmse", "test_mae", "test_interval_coverage")),
+        "  ".join(
+            f"{k}={metrics[k]:.4f}"
+            for k in ("test_r2", "test_rmse", "test_mae", "test_interval_coverage", "cv_r2_mean", "cv_r2_std")
+        ),
     )
     return metrics
 

@@ -52,8 +52,10 @@ def train(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:
     tracking.configure(root, cfg.project.experiment)
     predictor, metrics = fit(cfg, root)
     x_val, _ = load_split(cfg, "val", root)
-    with step("train", "reference profile for drift (validation split)"):
-        reference = predictor.drift_frame(x_val.to_dict(orient="records"))
+    # Inputs carry no fitting bias, so the reference is every row the model has seen.
+    seen = pd.concat([load_split(cfg, "train", root)[0], x_val], ignore_index=True)
+    with step("train", f"reference profile for drift ({len(seen)} rows)"):
+        reference = predictor.drift_frame(seen.to_dict(orient="records"))
         profile = build_profile(reference, categorical=list(cfg.data.features.categorical), seed=cfg.train.split.seed)
     example = x_val.head(3)
     run_info = tracking.log_training_run(
