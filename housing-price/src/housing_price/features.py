@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import pandas as pd
 from omegaconf import DictConfig
 from sklearn.compose import ColumnTransformer
@@ -12,22 +15,42 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 ENGINEERED = ["Total_Living_Area", "House_Age", "Years_Since_Remodel", "Total_Bathrooms"]
 
 
-def engineer(frame: pd.DataFrame) -> pd.DataFrame:
-    """Total living area, house age and years since remodel at sale, total bathrooms.
+def engineer_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Total living area, house age and years since remodel at sale, total bathrooms, for one house.
 
-    Columns a dataset lacks (California) give no engineered feature; missing values stay missing
-    and are imputed downstream.
+    Features a dataset lacks (California) give no engineered feature; missing inputs give a missing
+    result (imputed downstream), except a missing basement area or bath count, which counts as 0.
     """
-    out = frame.copy()
-    if {"Gr_Liv_Area", "Total_Bsmt_SF"} <= set(out.columns):
-        out["Total_Living_Area"] = out["Gr_Liv_Area"] + out["Total_Bsmt_SF"].fillna(0)
-    if {"Year_Sold", "Year_Built", "Year_Remod_Add"} <= set(out.columns):
-        out["House_Age"] = (out["Year_Sold"] - out["Year_Built"]).clip(lower=0)
-        out["Years_Since_Remodel"] = (out["Year_Sold"] - out["Year_Remod_Add"]).clip(lower=0)
-    baths = ["Full_Bath", "Half_Bath", "Bsmt_Full_Bath", "Bsmt_Half_Bath"]
-    if set(baths) <= set(out.columns):
-        b = out[baths].fillna(0)
-        out["Total_Bathrooms"] = b["Full_Bath"] + 0.5 * b["Half_Bath"] + b["Bsmt_Full_Bath"] + 0.5 * b["Bsmt_Half_Bath"]
+    out = dict(row)
+
+    def num(key: str, default: float = math.nan) -> float:
+        value = out.get(key)
+        return default if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+    def at_least_zero(value: float) -> float:
+        return value if math.isnan(value) else max(value, 0.0)
+
+    if {"Gr_Liv_Area", "Total_Bsmt_SF"} <= out.keys():
+        out["Total_Living_Area"] = num("Gr_Liv_Area") + num("Total_Bsmt_SF", 0.0)
+    if {"Year_Sold", "Year_Built", "Year_Remod_Add"} <= out.keys():
+        out["House_Age"] = at_least_zero(num("Year_Sold") - num("Year_Built"))
+        out["Years_Since_Remodel"] = at_least_zero(num("Year_Sold") - num("Year_Remod_Add"))
+    if {"Full_Bath", "Half_Bath", "Bsmt_Full_Bath", "Bsmt_Half_Bath"} <= out.keys():
+        out["Total_Bathrooms"] = (
+            num("Full_Bath", 0.0)
+            + 0.5 * num("Half_Bath", 0.0)
+            + num("Bsmt_Full_Bath", 0.0)
+            + 0.5 * num("Bsmt_Half_Bath", 0.0)
+        )
+    return out
+
+
+def engineer(frame: pd.DataFrame) -> pd.DataFrame:
+    """``engineer_row`` over a table (the pipeline's first step; serving calls ``engineer_row``)."""
+    rows = [engineer_row(row) for row in frame.to_dict(orient="records")]
+    added = [name for name in ENGINEERED if rows and name in rows[0]]
+    out = pd.DataFrame(rows, index=frame.index, columns=[*frame.columns, *added])
+    out[added] = out[added].astype(float)
     return out
 
 

@@ -15,7 +15,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from mlcore.fasttabular import compile_regressor
 from pydantic import BaseModel, ConfigDict, Field
+
+from .features import engineer_row
 
 EXAMPLE = {
     "Gr_Liv_Area": 1656.0, "Total_Bsmt_SF": 1080.0, "Year_Built": 1960.0, "Year_Remod_Add": 1960.0,
@@ -386,6 +389,9 @@ class Predictor:
         self.coverage = float(coverage)
         self.features = list(features)
         self.numeric = [name for name in self.features if name in set(NUMERIC)]
+        # One house at a time is scored by a compiled copy of the pipeline (mlcore.fasttabular),
+        # equal to pipeline.predict to float precision; batches use the pipeline itself.
+        self.compiled = compile_regressor(pipeline, engineer_row)
 
     def frame(self, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
         frame = pd.DataFrame([{name: row.get(name) for name in self.features} for row in rows], columns=self.features)
@@ -396,7 +402,10 @@ class Predictor:
         return np.asarray(self.pipeline.predict(frame[self.features]), dtype=float)
 
     def predict(self, items: Sequence[BaseModel]) -> list[dict[str, Any]]:
-        preds = self.values(self.frame([item.model_dump() for item in items]))
+        if self.compiled is not None and len(items) == 1:
+            preds = np.asarray([self.compiled.predict_one(items[0].model_dump())])
+        else:
+            preds = self.values(self.frame([item.model_dump() for item in items]))
         low, high = np.exp(-self.halfwidth), np.exp(self.halfwidth)
         return [
             {

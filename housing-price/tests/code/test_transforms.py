@@ -79,3 +79,30 @@ def test_models_fit_and_respect_living_area(cfg, sample: pd.DataFrame, model: st
 def test_conformal_halfwidth_covers_the_requested_share() -> None:
     residuals = np.random.default_rng(0).normal(size=2000)
     assert np.mean(np.abs(residuals) <= conformal_halfwidth(residuals, 0.9)) == pytest.approx(0.9, abs=0.01)
+
+
+def test_engineer_row_and_engineer_agree(cfg, sample: pd.DataFrame) -> None:
+    from housing_price.features import engineer_row
+
+    table = engineer(sample.head(200))
+    for i, row in enumerate(sample.head(200).to_dict(orient="records")):
+        one = engineer_row(row)
+        for name in ENGINEERED:
+            assert one[name] == pytest.approx(table[name].iloc[i], nan_ok=True)
+
+
+def test_compiled_single_row_path_equals_the_pipeline(cfg, sample: pd.DataFrame) -> None:
+    from mlcore.fasttabular import compile_regressor
+
+    from housing_price.features import engineer_row
+
+    x, y = sample.drop(columns=[cfg.data.target]), sample[cfg.data.target]
+    pipeline = build_model(compose(ROOT / "configs").model, cfg.data).fit(x, y)
+    compiled = compile_regressor(pipeline, engineer_row)
+    assert compiled is not None
+    probe = x.head(100).copy()
+    probe.loc[probe.index[0], "Neighborhood"] = "Never_Seen_Before"
+    probe.loc[probe.index[1], ["Lot_Frontage", "Garage_Area", "Alley"]] = [np.nan, np.nan, None]
+    expected = pipeline.predict(probe)
+    got = [compiled.predict_one(row) for row in probe.to_dict(orient="records")]
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
