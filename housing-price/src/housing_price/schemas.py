@@ -396,6 +396,8 @@ class Predictor:
     def frame(self, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
         frame = pd.DataFrame([{name: row.get(name) for name in self.features} for row in rows], columns=self.features)
         frame[self.numeric] = frame[self.numeric].astype(float)
+        categorical = [name for name in self.features if name not in set(self.numeric)]
+        frame[categorical] = frame[categorical].astype(object).where(frame[categorical].notna(), np.nan)
         return frame
 
     def values(self, frame: pd.DataFrame) -> np.ndarray:

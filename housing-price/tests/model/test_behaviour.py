@@ -72,3 +72,14 @@ def test_quality_gate_on_the_full_data() -> None:
     model = build_model(cfg.model, cfg.data, seed=opts.seed).fit(train.drop(columns=[target]), train[target])
     metrics = regression_metrics(test[target], model.predict(test.drop(columns=[target])))
     assert metrics["r2"] >= 0.90, metrics
+
+
+def test_single_house_fast_path_equals_the_batch_path(predictor, trained: dict[str, Any]) -> None:
+    test = pd.read_parquet(trained["root"] / trained["cfg"].paths.processed / "test.parquet")
+    items = [Item(**row) for row in request_items(test.head(40))] + [
+        Item(Gr_Liv_Area=1200.0, Year_Built=1950.0, Neighborhood="Old_Town")
+    ]
+    assert predictor.compiled is not None
+    batch = [p["prediction"] for p in predictor.predict(items)]
+    single = [predictor.predict([item])[0]["prediction"] for item in items]
+    assert single == pytest.approx(batch, rel=1e-9, abs=0.011)

@@ -7,6 +7,8 @@ HistGradientBoostingRegressor)])`` costs tens of milliseconds for one row in sci
 parts into arrays once: the preprocessing becomes a few vector operations and a dictionary lookup
 per category, the forest is walked level by level for all trees at once. Results equal
 ``pipeline.predict`` to float precision (tests assert it); other shapes are not compiled (None).
+A missing value is ``None`` or NaN here; give the pipeline NaN (scikit-learn's imputers do not
+treat ``None`` in an object column as missing).
 """
 
 from __future__ import annotations
