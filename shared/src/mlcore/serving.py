@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
@@ -47,7 +48,7 @@ class ServingSpec:
     item_schema: type[BaseModel]
     load: Callable[[Path], Predictor]
     export_dir: Path
-    cache_dir: Path
+    cache_dir: Path  # private to this process: removed at shutdown
     prediction_log: Path | None = None
     drift_report: Path | None = None
     max_batch: int = 256
@@ -72,7 +73,7 @@ class ORJSONResponse(JSONResponse):
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def _error(status: int, message: str, detail: Any = None, version: str | None = None) -> ORJSONResponse:
+def _error(status: int, message: str, detail: Any = None) -> ORJSONResponse:
     body: dict[str, Any] = {"error": message}
     if detail is not None:
         body["detail"] = detail
@@ -163,6 +164,8 @@ def create_app(spec: ServingSpec) -> FastAPI:
         yield
         if predlog["log"] is not None:
             predlog["log"].close()
+        # The registry download is this process's private copy; nothing else reads it.
+        shutil.rmtree(spec.cache_dir, ignore_errors=True)
 
     app = FastAPI(title=spec.title, lifespan=lifespan, default_response_class=ORJSONResponse)
     app.add_middleware(_ModelVersionHeader, state=state)
