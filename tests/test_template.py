@@ -70,7 +70,14 @@ COMMON = {
 PER_TASK = {
     "text_classification": {"configs/model/nb.yaml", "configs/model/svm.yaml", "data/sample/messages.csv"},
     "tabular_regression": {"configs/model/ridge.yaml", "data/sample/diamonds.csv"},
-    "clustering": {"configs/model/gmm.yaml", "data/sample/faithful.csv"},
+    "clustering": {
+        "configs/model/agglomerative.yaml",
+        "configs/model/gmm.yaml",
+        "data/sample/faithful.csv",
+        "src/{package}/pipeline/featurize.py",
+        "src/{package}/pipeline/profile.py",
+        "tests/model/test_segments.py",
+    },
 }
 LEFTOVER = re.compile(r"\{\{|\{%|%\}|cookiecutter\.")
 

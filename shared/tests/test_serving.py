@@ -137,3 +137,54 @@ def test_prediction_log_gets_every_item(tmp_path: Path) -> None:
     window = read_window(tmp_path / "log.db")
     assert window["input"].tolist() == [{"x": 1.0}, {"x": 2.0}]
     assert window["output"].tolist() == [{"y": 2.0}, {"y": 4.0}]
+
+
+class Picky(Scaler):
+    """Refuses x == 13 after validation, as a predictor does for input the schema cannot express."""
+
+    def predict(self, items: Sequence[Item]) -> list[dict[str, Any]]:
+        from mlcore.serving import InputError
+
+        for i, item in enumerate(items):
+            if item.x == 13:
+                raise InputError(f"items.{i}.x" if len(items) > 1 else "x", "13 is not scored")
+        return super().predict(items)
+
+    def describe(self) -> dict[str, Any]:
+        return {"factor": self.factor}
+
+
+def test_predictor_input_errors_are_422_and_extra_endpoints_serve(tmp_path: Path) -> None:
+    export(tmp_path / "export", "3", 2.0)
+    spec_load = lambda path: Picky(float((path / "factor.txt").read_text()))  # noqa: E731
+    spec = ServingSpec(
+        model_name="demo",
+        item_schema=Item,
+        load=spec_load,
+        export_dir=tmp_path / "export",
+        cache_dir=tmp_path / "cache",
+        prefer_registry=False,
+        extra_get={"/describe": lambda predictor: predictor.describe()},
+    )
+    with TestClient(create_app(spec), raise_server_exceptions=False) as client:
+        refused = client.post("/predict", json={"items": [{"x": 1}, {"x": 13}]})
+        assert refused.status_code == 422
+        assert refused.json()["error"] == "items.1.x: 13 is not scored"
+        assert refused.json()["detail"][0]["field"] == "items.1.x"
+        assert client.post("/predict", json={"x": 12}).json()["y"] == 24.0
+        described = client.get("/describe")
+        assert described.json() == {"factor": 2.0} and described.headers["x-model-version"] == "3"
+
+
+def test_extra_endpoints_say_503_without_a_model(tmp_path: Path) -> None:
+    spec = ServingSpec(
+        model_name="demo",
+        item_schema=Item,
+        load=load,
+        export_dir=tmp_path / "missing",
+        cache_dir=tmp_path / "cache",
+        prefer_registry=False,
+        extra_get={"/describe": lambda predictor: predictor.describe()},
+    )
+    with TestClient(create_app(spec), raise_server_exceptions=False) as client:
+        assert client.get("/describe").status_code == 503

@@ -152,6 +152,11 @@ def _draw(ax: Any, name: str, table: pd.DataFrame) -> None:
         ax.barh(ordered["feature"], ordered["importance"])
         ax.set_xlabel("drop in R^2 when shuffled")
         ax.tick_params(axis="y", labelsize=6)
+    elif name == "k_selection":
+        ax.plot(table["k"], table["silhouette"], "o-", label="silhouette")
+        ax.plot(table["k"], table["davies_bouldin"], "s--", label="Davies-Bouldin")
+        ax.set_xlabel("k")
+        ax.legend(fontsize=7)
     elif name == "cluster_sizes":
         ax.barh(table["cluster"], table["share"])
         ax.set_xlabel("share")

@@ -19,9 +19,9 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +36,15 @@ from . import registry
 from .predlog import PredictionLog
 
 log = logging.getLogger("mlcore.serving")
+
+
+class InputError(ValueError):
+    """Raised by a predictor for input that passes the schema but cannot be scored (answered 422)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
 
 
 class Predictor(Protocol):
@@ -56,6 +65,8 @@ class ServingSpec:
     prefer_registry: bool = True
     admin_token: str | None = None
     title: str = "model API"
+    # Extra read-only endpoints: path -> function of the loaded predictor (e.g. "/segments").
+    extra_get: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -212,7 +223,11 @@ def create_app(spec: ServingSpec) -> FastAPI:
         if loaded is None:
             requests.labels("predict", "503").inc()
             return _error(503, "no model loaded: " + errors.get("load", "still loading"))
-        outputs = loaded.predictor.predict(items)
+        try:
+            outputs = loaded.predictor.predict(items)
+        except InputError as exc:
+            requests.labels("predict", "422").inc()
+            return _error(422, str(exc), [{"field": exc.field, "msg": exc.message, "type": "value_error"}])
         if predlog["log"] is not None:
             predlog["log"].record(loaded.version, [i.model_dump(mode="json") for i in items], outputs)
         items_total.inc(len(items))
@@ -262,6 +277,18 @@ def create_app(spec: ServingSpec) -> FastAPI:
                 if feature.get(stat) is not None:
                     drift_gauge.labels(name, stat).set(float(feature[stat]))
         drift_flag.set(1.0 if report.get("drift_detected") else 0.0)
+
+    def add_extra_get(path: str, describe: Callable[[Any], Any]) -> None:
+        async def endpoint() -> Response:
+            loaded = state["model"]
+            if loaded is None:
+                return _error(503, "no model loaded: " + errors.get("load", "still loading"))
+            return ORJSONResponse(describe(loaded.predictor))
+
+        app.add_api_route(path, endpoint, methods=["GET"], summary=f"{path.strip('/')} of the served model")
+
+    for path, describe in spec.extra_get.items():
+        add_extra_get(path, describe)
 
     @app.post("/admin/reload", summary="Switch to the current @champion without a restart")
     async def reload(request: Request) -> Response:

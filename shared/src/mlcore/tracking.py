@@ -10,7 +10,7 @@ import hashlib
 import os
 import platform
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -185,12 +185,16 @@ def log_training_run(
     data_files: Mapping[str, str | Path],
     local_dir: str | Path,
     run_name: str,
+    extra_json: Mapping[str, Any] | None = None,
+    child_runs: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Log one training run: context, metrics and the scikit-learn model (skops), then copy the
     logged model to ``local_dir`` (the DVC output). Returns the run info the later stages read.
 
     The model carries its signature, input example, explicit pip requirements, ``metadata``
-    (threshold, labels, ...) and ``extra_files/reference_profile.json`` for drift checks.
+    (threshold, labels, ...) and ``extra_files/reference_profile.json`` for drift checks, plus one
+    ``extra_files/<name>`` per entry of ``extra_json`` (e.g. segment profiles). ``child_runs``
+    (``{"run_name", "params", "metrics"}`` each, e.g. the k sweep) become nested runs.
     """
     import json
     import shutil
@@ -207,8 +211,16 @@ def log_training_run(
     with tempfile.TemporaryDirectory() as tmp:
         profile_path = Path(tmp) / "reference_profile.json"
         profile_path.write_text(json.dumps(profile), encoding="utf-8")
+        extra = [str(profile_path)]
+        for name, data in (extra_json or {}).items():
+            (Path(tmp) / name).write_text(json.dumps(data, indent=2), encoding="utf-8")
+            extra.append(str(Path(tmp) / name))
         with mlflow.start_run(run_name=run_name) as run:
             log_run_context(root, config, data_files)
+            for child in child_runs:
+                with mlflow.start_run(run_name=child["run_name"], nested=True):
+                    mlflow.log_params({k: str(v) for k, v in child.get("params", {}).items()})
+                    mlflow.log_metrics(dict(child.get("metrics", {})))
             mlflow.log_metrics(dict(metrics))
             info = mlflow.sklearn.log_model(
                 model,
@@ -218,7 +230,7 @@ def log_training_run(
                 input_example=input_example,
                 pip_requirements=pip_requirements(SKLEARN_REQUIREMENTS),
                 metadata=dict(metadata),
-                extra_files=[str(profile_path)],
+                extra_files=extra,
                 skops_trusted_types=trusted or None,
             )
     local = Path(local_dir)

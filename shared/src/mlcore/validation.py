@@ -4,6 +4,7 @@ Schema (all keys optional except ``columns``)::
 
     columns:                 # name -> {type: string|int|float|category|datetime, min, max,
       text: {type: string, not_empty: true}          #  allowed: [...], nullable: false}
+      date: {type: datetime, min: 1997-01-01}        #  (datetime bounds as dates)
       label: {type: category, allowed: [ham, spam]}
     min_rows: 100
     max_duplicate_share: 0.2   # share of rows duplicated on ``unique_key``
@@ -74,10 +75,12 @@ def check_frame(frame: pd.DataFrame, schema: Mapping[str, Any]) -> ValidationRep
                 report.errors.append(f"{name}: values outside {sorted(allowed)}: {unknown[:10]}")
             report.stats[f"{name}.counts"] = {str(k): int(v) for k, v in present.astype(str).value_counts().items()}
         numeric = pd.api.types.is_numeric_dtype(present)
+        dated = pd.api.types.is_datetime64_any_dtype(present)
         for bound in ("min", "max"):
-            if bound not in rule or not numeric:
+            if bound not in rule or not (numeric or dated):
                 continue
-            bad = int((present < rule[bound]).sum() if bound == "min" else (present > rule[bound]).sum())
+            limit = pd.Timestamp(rule[bound]) if dated else rule[bound]
+            bad = int((present < limit).sum() if bound == "min" else (present > limit).sum())
             if bad:
                 report.errors.append(f"{name}: {bad} value(s) {'below' if bound == 'min' else 'above'} {rule[bound]}")
     if len(frame) < schema.get("min_rows", 1):

@@ -15,7 +15,7 @@ from .. import PROJECT_ROOT
 
 
 def split_dataset(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, pd.DataFrame]:
-    frame = pd.read_parquet(root / cfg.paths.interim)
+    frame = pd.read_parquet(root / cfg.paths.table)
     key = list(cfg.data.schema.get("unique_key", []))
     unique = dedupe(frame, key)
     opts = cfg.train.split

@@ -64,7 +64,13 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
 def trained(project_copy: Path, cfg: Any) -> dict[str, Any]:
     """Run every stage once on the sample data; return what they produced."""
     from {{ cookiecutter.package_name }}.pipeline.evaluate import evaluate
+{%- if cookiecutter.task_type == "clustering" %}
+    from {{ cookiecutter.package_name }}.pipeline.featurize import featurize
+{%- endif %}
     from {{ cookiecutter.package_name }}.pipeline.ingest import ingest
+{%- if cookiecutter.task_type == "clustering" %}
+    from {{ cookiecutter.package_name }}.pipeline.profile import profile_report
+{%- endif %}
     from {{ cookiecutter.package_name }}.pipeline.promote import promote
     from {{ cookiecutter.package_name }}.pipeline.split import split_dataset
     from {{ cookiecutter.package_name }}.pipeline.train import train
@@ -73,8 +79,14 @@ def trained(project_copy: Path, cfg: Any) -> dict[str, Any]:
     ingest(cfg, project_copy)
     report = validate(cfg, project_copy)
     assert report.ok, report.errors
+{%- if cookiecutter.task_type == "clustering" %}
+    featurize(cfg, project_copy)
+{%- endif %}
     split_dataset(cfg, project_copy)
     run_info = train(cfg, project_copy)
     metrics = evaluate(cfg, project_copy)
+{%- if cookiecutter.task_type == "clustering" %}
+    profile_report(cfg, project_copy)
+{%- endif %}
     decision = promote(cfg, project_copy)
     return {"root": project_copy, "cfg": cfg, "run_info": run_info, "metrics": metrics, "decision": decision}

@@ -36,6 +36,9 @@ def build_app(cfg: DictConfig, root: Path = PROJECT_ROOT) -> FastAPI:
             prefer_registry=serve.prefer_registry,
             admin_token=os.environ.get("SERVE_ADMIN_TOKEN") or serve.admin_token,
             title="{{ cookiecutter.project_name }}",
+{%- if cookiecutter.task_type == "clustering" %}
+            extra_get={"/segments": lambda predictor: predictor.describe()},
+{%- endif %}
         )
     )
 

@@ -113,3 +113,14 @@ def test_prediction_log_records_traffic(server: str, trained: dict[str, Any]) ->
     assert len(window) > 0
     logged = window["input"].iloc[-1]
     assert {key: logged[key] for key in EXAMPLE} == EXAMPLE
+{%- if cookiecutter.task_type == "clustering" %}
+
+
+def test_segments_lists_every_profile(server: str, trained: dict[str, Any]) -> None:
+    body = httpx.get(f"{server}/segments").json()
+    segments = body["segments"]
+    assert len(segments) == trained["run_info"]["n_clusters"]
+    assert sum(s["share"] for s in segments) == pytest.approx(1.0, abs=1e-3)
+    answer = httpx.post(f"{server}/predict", json=EXAMPLE).json()
+    assert answer["segment_name"] == {s["segment"]: s["name"] for s in segments}[answer["segment"]]
+{%- endif %}

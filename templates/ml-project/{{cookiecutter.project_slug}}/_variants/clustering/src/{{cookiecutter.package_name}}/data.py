@@ -1,4 +1,8 @@
-"""Parse the raw data into the canonical table: one row per entity, numeric features. Project-owned."""
+"""Parse the raw data into canonical rows (checked by stage validate). Project-owned.
+
+The sample has one row per eruption; ``features.build_table`` turns rows into the table of
+entities the model clusters (for transactions: one row per customer).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ def parse_raw(path: Path, cfg: DictConfig) -> pd.DataFrame:
     if cfg.format != "csv":
         raise ValueError(f"data.format={cfg.format!r} is not supported; use csv")
     frame = pd.read_csv(path)
-    missing = sorted(set(cfg.features.numeric) - set(frame.columns))
+    columns = list(dict.fromkeys([*cfg.features.numeric, *cfg.features.profile]))
+    missing = sorted(set(columns) - set(frame.columns))
     if missing:
-        raise ValueError(f"{path.name} lacks column(s) {missing}; fix data.features.numeric")
-    return frame[list(cfg.features.numeric)].astype(float).reset_index(drop=True)
+        raise ValueError(f"{path.name} lacks column(s) {missing}; fix data.features")
+    return frame[columns].astype(float).reset_index(drop=True)

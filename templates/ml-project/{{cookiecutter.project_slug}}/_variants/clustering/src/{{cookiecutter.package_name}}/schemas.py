@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from .model import centres
+
 EXAMPLE = {"eruptions": 3.6, "waiting": 79.0}
+SEGMENTS_FILE = Path("extra_files") / "segments.json"
 
 
 class Item(BaseModel):
@@ -22,38 +26,57 @@ class Item(BaseModel):
 
 
 class Predictor:
-    """A fitted clustering pipeline: cluster id and distance to that cluster's centre."""
+    """A fitted clustering pipeline: segment id and name, distance to the segment's centre."""
 
-    def __init__(self, pipeline: Any, features: Sequence[str]) -> None:
+    def __init__(
+        self,
+        pipeline: Any,
+        features: Sequence[str],
+        options: Mapping[str, Any] | None = None,
+        segments: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
         self.pipeline = pipeline
         self.features = list(features)
+        self.options = dict(options or {})
         self.preprocess = pipeline[:-1]
-        model = pipeline[-1]
-        self.centres = np.asarray(model.cluster_centers_ if hasattr(model, "cluster_centers_") else model.means_)
+        self.centres = centres(pipeline)
+        self.segments = [dict(s) for s in segments]
 
-    def frame(self, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    @property
+    def names(self) -> dict[int, str]:
+        return {int(s["segment"]): str(s["name"]) for s in self.segments}
+
+    def frame(self, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         return pd.DataFrame([{name: row.get(name) for name in self.features} for row in rows], dtype=float)
 
     def assign(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        points = np.asarray(self.preprocess.transform(frame), dtype=float)
+        points = np.asarray(self.preprocess.transform(frame[self.features]), dtype=float)
         labels = np.asarray(self.pipeline[-1].predict(points), dtype=int)
         return labels, np.linalg.norm(points - self.centres[labels], axis=1)
 
     def predict(self, items: Sequence[BaseModel]) -> list[dict[str, Any]]:
         labels, distances = self.assign(self.frame([item.model_dump() for item in items]))
-        return [{"cluster": int(c), "distance": round(float(d), 4)} for c, d in zip(labels, distances, strict=True)]
+        names = self.names
+        return [
+            {"segment": int(s), "segment_name": names.get(int(s), f"segment {s}"), "distance": round(float(d), 4)}
+            for s, d in zip(labels, distances, strict=True)
+        ]
+
+    def describe(self) -> dict[str, Any]:
+        """What GET /segments returns: every segment's profile."""
+        return {"features": self.features, "segments": self.segments}
 
     def drift_frame(
-        self, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]] | None = None
+        self, inputs: Sequence[Mapping[str, Any]], outputs: Sequence[Mapping[str, Any]] | None = None
     ) -> pd.DataFrame:
         frame = self.frame(inputs)
-        labels = [row["cluster"] for row in outputs] if outputs is not None else self.assign(frame)[0]
-        frame["cluster"] = [str(c) for c in labels]
+        labels = [row["segment"] for row in outputs] if outputs is not None else self.assign(frame)[0]
+        frame["segment"] = [str(s) for s in labels]
         return frame
 
 
 def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows of the canonical table as API request items (demo traffic, benchmarks, tests)."""
+    """Rows of the entity table as API request items (demo traffic, benchmarks, tests)."""
     return frame[list(Item.model_fields)].to_dict(orient="records")
 
 
@@ -63,4 +86,6 @@ def load_predictor(model_dir: Path) -> Predictor:
     from mlflow.models import Model
 
     meta = Model.load(str(model_dir)).metadata or {}
-    return Predictor(mlflow.sklearn.load_model(str(model_dir)), meta["features"])
+    segments_path = Path(model_dir) / SEGMENTS_FILE
+    segments = json.loads(segments_path.read_text(encoding="utf-8"))["segments"] if segments_path.exists() else []
+    return Predictor(mlflow.sklearn.load_model(str(model_dir)), meta["features"], meta.get("table"), segments)

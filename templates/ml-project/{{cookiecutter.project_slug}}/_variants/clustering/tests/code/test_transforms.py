@@ -1,4 +1,4 @@
-"""Pure functions: parsing, preprocessing, the model factory."""
+"""Pure functions: parsing, the entity table, preprocessing, the model factory, choosing k."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlcore.config import compose
+from mlcore.segments import choose_k
 from omegaconf import OmegaConf
 
 from {{ cookiecutter.package_name }}.data import parse_raw
-from {{ cookiecutter.package_name }}.features import build_preprocessor
-from {{ cookiecutter.package_name }}.model import build_model
+from {{ cookiecutter.package_name }}.features import build_preprocessor, build_table
+from {{ cookiecutter.package_name }}.model import centres, fit_model
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,10 +23,15 @@ def cfg():
     return compose(ROOT / "configs")
 
 
+@pytest.fixture(scope="module")
+def table(cfg) -> pd.DataFrame:
+    return build_table(parse_raw(ROOT / cfg.data.source.path, cfg.data), cfg.data)
+
+
 def test_parse_raw_keeps_the_features(cfg) -> None:
     frame = parse_raw(ROOT / cfg.data.source.path, cfg.data)
-    assert list(frame.columns) == list(cfg.data.features.numeric)
-    assert all(pd.api.types.is_float_dtype(dtype) for dtype in frame.dtypes)
+    assert set(cfg.data.features.numeric) <= set(frame.columns)
+    assert all(pd.api.types.is_float_dtype(frame[c]) for c in cfg.data.features.numeric)
 
 
 def test_parse_raw_names_missing_columns(cfg, tmp_path: Path) -> None:
@@ -35,22 +41,47 @@ def test_parse_raw_names_missing_columns(cfg, tmp_path: Path) -> None:
         parse_raw(path, cfg.data)
 
 
-def test_robust_scaling_centres_on_the_median(cfg) -> None:
-    frame = parse_raw(ROOT / cfg.data.source.path, cfg.data)
-    scaled = build_preprocessor(cfg.data).fit_transform(frame)
+def test_table_has_the_model_and_profile_columns(cfg, table: pd.DataFrame) -> None:
+    assert set(cfg.data.features.numeric) | set(cfg.data.features.profile) <= set(table.columns)
+    assert table[list(cfg.data.features.numeric)].notna().all().all()
+
+
+def test_robust_scaling_centres_on_the_median(cfg, table: pd.DataFrame) -> None:
+    if cfg.data.features.get("log"):
+        pytest.skip("log-transformed features are not centred on their raw median")
+    scaled = build_preprocessor(cfg.data).fit_transform(table[list(cfg.data.features.numeric)])
     np.testing.assert_allclose(np.median(scaled, axis=0), 0, atol=1e-9)
 
 
-def test_log_features_are_transformed(cfg) -> None:
+def test_log_features_are_transformed(cfg, table: pd.DataFrame) -> None:
     data = OmegaConf.merge(cfg.data, {"features": {"log": [cfg.data.features.numeric[0]]}})
-    frame = parse_raw(ROOT / cfg.data.source.path, cfg.data)
+    frame = table[list(cfg.data.features.numeric)]
     out = build_preprocessor(data).fit_transform(frame)
     assert out.shape == frame.shape
 
 
-@pytest.mark.parametrize("model", ["default", "gmm"])
-def test_models_find_the_configured_number_of_clusters(cfg, model: str) -> None:
+@pytest.mark.parametrize("model", ["default", "gmm", "agglomerative"])
+def test_models_find_the_requested_number_of_clusters(cfg, table: pd.DataFrame, model: str) -> None:
     model_cfg = compose(ROOT / "configs", [f"model={model}"]).model
-    frame = parse_raw(ROOT / cfg.data.source.path, cfg.data)
-    labels = build_model(model_cfg, cfg.data).fit(frame).predict(frame)
-    assert len(set(labels)) == model_cfg.n_clusters
+    frame = table[list(cfg.data.features.numeric)].head(1500)
+    pipeline = fit_model(model_cfg, cfg.data, frame, n_clusters=3)
+    labels = pipeline.predict(frame)
+    assert len(set(labels)) == 3
+    assert centres(pipeline).shape == (3, len(cfg.data.features.numeric))
+
+
+def test_choose_k_uses_both_scores_and_the_constraints() -> None:
+    curve = pd.DataFrame(
+        {
+            "k": [2, 3, 4, 5],
+            "silhouette": [0.60, 0.55, 0.58, 0.40],
+            "davies_bouldin": [0.90, 0.70, 0.60, 1.20],
+            "min_share": [0.40, 0.20, 0.01, 0.10],
+        }
+    )
+    assert choose_k(curve) == 4  # rank sums: k=2: 1 + 3, k=3: 3 + 2, k=4: 2 + 1, k=5: 4 + 4
+    assert choose_k(curve, min_share=0.02) == 2  # without k=4: k=2 and k=3 tie, the smaller wins
+    assert choose_k(curve, min_k=3, min_share=0.02) == 3
+    assert choose_k(curve, min_k=3) == 4
+    with pytest.raises(ValueError, match="min_k"):
+        choose_k(curve, min_k=6)

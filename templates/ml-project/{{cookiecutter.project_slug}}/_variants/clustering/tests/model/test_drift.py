@@ -1,4 +1,4 @@
-"""Drift: a shifted traffic sample is flagged, a sample of the training distribution is not."""
+"""Drift: feature drift and segment-share drift are flagged on shifted traffic, quiet otherwise."""
 
 from __future__ import annotations
 
@@ -29,9 +29,11 @@ def test_training_distribution_is_quiet(trained: dict[str, Any]) -> None:
     assert not report["drift_detected"], report["drifted_features"]
 
 
-def test_shifted_traffic_is_flagged(trained: dict[str, Any]) -> None:
+def test_traffic_from_one_segment_shifts_the_segment_shares(trained: dict[str, Any]) -> None:
     predictor, profile, thresholds, data = _setup(trained)
-    one_group = data[data[data.columns[0]] > data[data.columns[0]].median()]
-    report = compare(profile, predictor.drift_frame(request_items(one_group)), thresholds)
+    labels, _ = predictor.assign(data)
+    one_segment = data[labels == labels[0]]
+    report = compare(profile, predictor.drift_frame(request_items(one_segment)), thresholds)
     assert report["drift_detected"]
-    assert "cluster" in report["drifted_features"] or data.columns[0] in report["drifted_features"]
+    assert "segment" in report["drifted_features"]
+    assert set(report["drifted_features"]) & set(predictor.features)

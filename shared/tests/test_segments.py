@@ -1,0 +1,60 @@
+"""Segment profiles, names and the HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlcore.segments import as_records, describe_names, overall_stats, profile, unique_names, write_report
+
+
+@pytest.fixture
+def table() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    low = pd.DataFrame({"a": rng.normal(0, 1, 60), "b": rng.normal(10, 1, 60), "spend": rng.uniform(1, 2, 60)})
+    high = pd.DataFrame({"a": rng.normal(8, 1, 40), "b": rng.normal(10, 1, 40), "spend": rng.uniform(10, 20, 40)})
+    return pd.concat([low, high], ignore_index=True)
+
+
+def test_profile_sizes_shares_and_means(table: pd.DataFrame) -> None:
+    labels = np.array([0] * 60 + [1] * 40)
+    prof = profile(table, labels, ["a", "b"], value="spend")
+    assert prof["size"].tolist() == [60, 40]
+    assert prof["share"].tolist() == [0.6, 0.4]
+    assert prof["value_share"].sum() == pytest.approx(1.0)
+    assert prof.loc[1, "value_share"] > 0.8  # the high spenders hold most of the value
+    assert prof.loc[0, "mean_a"] == pytest.approx(table["a"][:60].mean())
+
+
+def test_generic_names_follow_the_most_different_feature(table: pd.DataFrame) -> None:
+    labels = np.array([0] * 60 + [1] * 40)
+    names = describe_names(profile(table, labels, ["a", "b"]), ["a", "b"], overall_stats(table, ["a", "b"]))
+    assert names == {0: "low a", 1: "high a"}
+
+
+def test_repeated_names_are_numbered_by_share() -> None:
+    prof = pd.DataFrame({"segment": [0, 1, 2], "share": [0.2, 0.5, 0.3]})
+    assert unique_names({0: "loyal", 1: "loyal", 2: "lost"}, prof) == {0: "loyal (2)", 1: "loyal", 2: "lost"}
+
+
+def test_report_is_one_self_contained_page(table: pd.DataFrame, tmp_path: Path) -> None:
+    labels = np.array([0] * 60 + [1] * 40)
+    records = as_records(profile(table, labels, ["a", "b"], value="spend"), {0: "small <b>", 1: "big"})
+    curve = pd.DataFrame({"k": [2, 3], "silhouette": [0.6, 0.4], "davies_bouldin": [0.5, 0.9]})
+    path = write_report(
+        tmp_path / "r.html",
+        title="t",
+        records=records,
+        table=table,
+        labels=labels,
+        projection=table[["a", "b"]].to_numpy(),
+        columns=["a", "b"],
+        metrics={"silhouette": 0.6},
+        curve=curve,
+    )
+    page = path.read_text()
+    assert page.count("data:image/png;base64,") == 4
+    assert "small &lt;b&gt;" in page and "big" in page  # names are escaped
+    assert "60.0%" in page and not list(tmp_path.glob("*.tmp"))
