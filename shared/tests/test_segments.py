@@ -34,9 +34,12 @@ def test_generic_names_follow_the_most_different_feature(table: pd.DataFrame) ->
     assert names == {0: "low a", 1: "high a"}
 
 
-def test_repeated_names_are_numbered_by_share() -> None:
-    prof = pd.DataFrame({"segment": [0, 1, 2], "share": [0.2, 0.5, 0.3]})
-    assert unique_names({0: "loyal", 1: "loyal", 2: "lost"}, prof) == {0: "loyal (2)", 1: "loyal", 2: "lost"}
+def test_repeated_names_are_numbered_or_tiered() -> None:
+    prof = pd.DataFrame({"segment": [0, 1, 2, 3], "share": [0.2, 0.5, 0.3, 0.1], "spend": [5.0, 1.0, 9.0, 3.0]})
+    names = {0: "loyal", 1: "loyal", 2: "lost", 3: "lost"}
+    assert unique_names(names, prof) == {0: "loyal (2)", 1: "loyal", 2: "lost", 3: "lost (2)"}
+    tiered = unique_names({**names, 1: "lost"}, prof, order_by="spend", tier_label="spend")
+    assert tiered == {0: "loyal", 1: "lost (low spend)", 2: "lost (high spend)", 3: "lost (mid spend)"}
 
 
 def test_report_is_one_self_contained_page(table: pd.DataFrame, tmp_path: Path) -> None:

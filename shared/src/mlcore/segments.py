@@ -34,9 +34,7 @@ def choose_k(curve: pd.DataFrame, min_k: int = 2, min_share: float = 0.0) -> int
     return int(ordered["k"].iloc[0])
 
 
-def profile(
-    table: pd.DataFrame, labels: np.ndarray, columns: Sequence[str], value: str | None = None
-) -> pd.DataFrame:
+def profile(table: pd.DataFrame, labels: np.ndarray, columns: Sequence[str], value: str | None = None) -> pd.DataFrame:
     """One row per segment: size, share of rows, share of ``value`` (e.g. revenue) when given, and
     the mean and median of every column."""
     frame = table[list(columns)].astype(float).assign(segment=np.asarray(labels, dtype=int))
@@ -62,26 +60,41 @@ def describe_names(prof: pd.DataFrame, columns: Sequence[str], overall: Mapping[
     return unique_names(names, prof)
 
 
-def unique_names(names: Mapping[int, str], prof: pd.DataFrame, order_by: str = "share") -> dict[int, str]:
-    """Make names unique: the segment ranked first by ``order_by`` keeps the plain name, the next
-    ones get " (2)", " (3)"..."""
+def unique_names(
+    names: Mapping[int, str], prof: pd.DataFrame, order_by: str = "share", tier_label: str | None = None
+) -> dict[int, str]:
+    """Make names unique. Segments sharing a name are ranked by ``order_by`` (descending): with
+    ``tier_label`` (e.g. "spend") and two or three of them they become "lost (high spend)",
+    "lost (mid spend)", "lost (low spend)"; otherwise the first keeps the name and the next ones
+    get " (2)", " (3)"..."""
     ranked = prof.sort_values(order_by, ascending=False)["segment"].astype(int).tolist()
-    seen: dict[str, int] = {}
-    out: dict[int, str] = {}
+    groups: dict[str, list[int]] = {}
     for segment in ranked:
-        name = names[segment]
-        seen[name] = seen.get(name, 0) + 1
-        out[segment] = name if seen[name] == 1 else f"{name} ({seen[name]})"
+        groups.setdefault(names[segment], []).append(segment)
+    tiers = {2: ("high", "low"), 3: ("high", "mid", "low")}
+    out: dict[int, str] = {}
+    for name, members in groups.items():
+        for i, segment in enumerate(members):
+            if len(members) == 1:
+                out[segment] = name
+            elif tier_label and len(members) in tiers:
+                out[segment] = f"{name} ({tiers[len(members)][i]} {tier_label})"
+            else:
+                out[segment] = name if i == 0 else f"{name} ({i + 1})"
     return {s: out[s] for s in sorted(out)}
 
 
 def overall_stats(table: pd.DataFrame, columns: Sequence[str]) -> dict[str, float]:
+    """Mean, standard deviation, median, quartiles and 90th percentile of each column."""
     stats: dict[str, float] = {}
     for c in columns:
         values = table[c].astype(float)
         stats[f"mean_{c}"] = float(values.mean())
         stats[f"std_{c}"] = float(values.std(ddof=0))
         stats[f"median_{c}"] = float(values.median())
+        stats[f"q25_{c}"] = float(values.quantile(0.25))
+        stats[f"q75_{c}"] = float(values.quantile(0.75))
+        stats[f"q90_{c}"] = float(values.quantile(0.90))
     return stats
 
 

@@ -1,0 +1,34 @@
+"""Stage features: turn the validated rows into the table of entities the model clusters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from mlcore.config import load_params
+from mlcore.progress import say, step
+from omegaconf import DictConfig
+
+from .. import PROJECT_ROOT
+from ..features import build_table
+
+
+def featurize(cfg: DictConfig, root: Path = PROJECT_ROOT) -> pd.DataFrame:
+    rows = pd.read_parquet(root / cfg.paths.interim)
+    with step("features", f"build the table from {len(rows)} rows"):
+        table = build_table(rows, cfg.data)
+    out = root / cfg.paths.table
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    table.to_parquet(tmp, index=False)
+    tmp.replace(out)
+    say("features", f"{len(table)} rows x {table.shape[1]} columns -> {cfg.paths.table}")
+    return table
+
+
+def main() -> None:
+    featurize(load_params(PROJECT_ROOT / "params.yaml"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Stage profile: the segment report (reports/segments.html) and profiles (reports/segments.json).
+
+Profiles every row of the table (train, validation and test splits) with the model's segments
+and names, renders one self-contained HTML page with the plots, and logs both files to the
+training run (artifact folder ``segments``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlcore import tracking
+from mlcore.config import load_params
+from mlcore.progress import say, step
+from mlcore.segments import as_records, profile, write_report
+from omegaconf import DictConfig
+from sklearn.decomposition import PCA
+
+from .. import PROJECT_ROOT
+from ..schemas import load_predictor
+
+
+def profile_report(cfg: DictConfig, root: Path = PROJECT_ROOT) -> list[dict]:
+    tracking.configure(root, cfg.project.experiment)
+    predictor = load_predictor(root / cfg.paths.model)
+    table = pd.concat(
+        [pd.read_parquet(root / cfg.paths.processed / f"{n}.parquet") for n in ("train", "val", "test")],
+        ignore_index=True,
+    )
+    columns = list(cfg.data.features.profile)
+    labels, _ = predictor.assign(table)
+    records = as_records(profile(table, labels, columns, cfg.data.features.get("value")), predictor.names)
+    points = np.asarray(predictor.preprocess.transform(table[predictor.features]), dtype=float)
+    projection = PCA(n_components=2, random_state=0).fit_transform(points) if points.shape[1] > 2 else points
+    curve_path = root / cfg.paths.plots / "k_selection.csv"
+    curve = pd.read_csv(curve_path) if curve_path.exists() else None
+    metrics = json.loads((root / cfg.paths.reports / "metrics.json").read_text(encoding="utf-8"))
+    reports = root / cfg.paths.reports
+    with step("profile", f"report on {len(table)} rows, {len(records)} segments"):
+        html = write_report(
+            reports / "segments.html",
+            title=f"{cfg.project.name}: segments",
+            records=records,
+            table=table,
+            labels=labels,
+            projection=projection,
+            columns=columns,
+            metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
+            curve=curve if curve is not None and len(curve) > 1 else None,
+            notes=[f"model {cfg.model.name}, k={len(predictor.centres)}; {len(table)} rows (all splits)."],
+        )
+    out = tracking.write_json({"segments": records}, reports / "segments.json")
+    run_id = json.loads((root / cfg.paths.run_info).read_text(encoding="utf-8"))["run_id"]
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_artifact(str(html), artifact_path="segments")
+        mlflow.log_artifact(str(out), artifact_path="segments")
+    for r in records:
+        say(
+            "profile",
+            f"{r['name']:<24} {r['share']:>6.1%} of rows"
+            + (f", {r['value_share']:.1%} of value" if "value_share" in r else ""),
+        )
+    return records
+
+
+def main() -> None:
+    profile_report(load_params(PROJECT_ROOT / "params.yaml"))
+
+
+if __name__ == "__main__":
+    main()

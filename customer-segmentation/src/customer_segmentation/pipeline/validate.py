@@ -1,0 +1,36 @@
+"""Stage validate: check the canonical table against the schema in configs/data/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from mlcore.config import load_params, to_dict
+from mlcore.progress import say
+from mlcore.validation import ValidationReport, check_frame
+from omegaconf import DictConfig
+
+from .. import PROJECT_ROOT
+
+
+def validate(cfg: DictConfig, root: Path = PROJECT_ROOT) -> ValidationReport:
+    frame = pd.read_parquet(root / cfg.paths.interim)
+    report = check_frame(frame, to_dict(cfg.data.schema))
+    out = root / cfg.paths.reports / "validation.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    for warning in report.warnings:
+        say("validate", f"warning: {warning}")
+    return report
+
+
+def main() -> None:
+    report = validate(load_params(PROJECT_ROOT / "params.yaml"))
+    if not report.ok:
+        raise SystemExit("validate failed:\n  - " + "\n  - ".join(report.errors))
+    say("validate", f"ok: {report.stats['rows']} rows")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""API schema and predictor: a customer's features, or their raw transactions.
+
+``POST /predict`` takes either the six features of ``features.py`` or the customer's purchases
+(``transactions``: date, quantity, amount), from which the same features are computed as of
+``as_of`` (default: the snapshot date the model was trained at). The answer is the segment id, its
+name and the distance to the segment's centre in the model's scaled feature space.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from mlcore.serving import InputError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .features import FEATURES, customer_features
+from .model import centres
+
+SEGMENTS_FILE = Path("extra_files") / "segments.json"
+EXAMPLE = {
+    "recency_days": 45.0,
+    "frequency": 9.0,
+    "monetary": 420.0,
+    "tenure_days": 520.0,
+    "avg_basket": 46.7,
+    "mean_gap_days": 55.0,
+}
+EXAMPLE_TRANSACTIONS = {
+    "transactions": [
+        {"date": "1997-02-11", "quantity": 2, "amount": 29.33},
+        {"date": "1997-09-30", "quantity": 1, "amount": 13.97},
+        {"date": "1998-05-21", "quantity": 3, "amount": 41.5},
+    ],
+    "as_of": "1998-07-01",
+}
+
+
+def parse_date(value: Any) -> dt.date:
+    """A calendar date written YYYY-MM-DD, not in the future (no numbers: 19970101 is ambiguous)."""
+    if isinstance(value, dt.date):
+        day = value
+    elif isinstance(value, str):
+        try:
+            day = dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date written YYYY-MM-DD") from None
+    else:
+        raise ValueError(f"{value!r} is not a date written YYYY-MM-DD")
+    if day > dt.date.today():
+        raise ValueError(f"{day} is in the future (today is {dt.date.today()})")
+    return day
+
+
+class Transaction(BaseModel):
+    """One purchase."""
+
+    model_config = ConfigDict(extra="forbid")
+    date: dt.date = Field(description="Purchase date, YYYY-MM-DD; not in the future.")
+    quantity: int = Field(default=1, ge=1, le=100_000, description="Items bought (at least 1).")
+    amount: float = Field(ge=0, le=1_000_000, allow_inf_nan=False, description="Amount paid (0 or more).")
+
+    _date = field_validator("date", mode="before")(parse_date)
+
+
+class Customer(BaseModel):
+    """A customer: either the six features, or the purchase history they are computed from."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE, EXAMPLE_TRANSACTIONS]})
+    recency_days: float | None = Field(None, ge=0, le=36_500, description="Days since the last purchase.")
+    frequency: float | None = Field(None, ge=1, le=100_000, description="Purchase days (at least 1).")
+    monetary: float | None = Field(None, ge=0, le=1e9, description="Total spend.")
+    tenure_days: float | None = Field(None, ge=0, le=36_500, description="Days since the first purchase.")
+    avg_basket: float | None = Field(None, ge=0, le=1e9, description="Spend per purchase day.")
+    mean_gap_days: float | None = Field(None, ge=0, le=36_500, description="Mean days between purchase days.")
+    transactions: list[Transaction] | None = Field(
+        None, min_length=1, max_length=10_000, description="Purchases; instead of the features."
+    )
+    as_of: dt.date | None = Field(
+        None, description="Score as of this date (YYYY-MM-DD; default: the model's snapshot date)."
+    )
+
+    _as_of = field_validator("as_of", mode="before")(lambda v: None if v is None else parse_date(v))
+
+    @model_validator(mode="after")
+    def features_or_transactions(self) -> Customer:
+        given = [name for name in FEATURES if getattr(self, name) is not None]
+        if self.transactions is not None:
+            if given:
+                raise ValueError(f"give transactions or features, not both (got transactions and {given})")
+            if self.as_of is not None:
+                late = [i for i, t in enumerate(self.transactions) if t.date > self.as_of]
+                if late:
+                    first = self.transactions[late[0]].date
+                    raise ValueError(f"transactions.{late[0]}.date {first} is after as_of {self.as_of}")
+            return self
+        if self.as_of is not None:
+            raise ValueError("as_of only applies to transactions")
+        missing = [name for name in FEATURES if name not in given]
+        if len(missing) == len(FEATURES):
+            raise ValueError(f"give transactions (a list of purchases) or all features {FEATURES}")
+        if missing:
+            raise ValueError(f"missing feature(s) {missing}: give all of {FEATURES}, or transactions")
+        if self.tenure_days < self.recency_days:
+            raise ValueError("tenure_days is below recency_days: the first purchase cannot follow the last")
+        return self
+
+
+Item = Customer
+
+
+class Predictor:
+    """A fitted clustering pipeline: segment id and name, distance to the segment's centre."""
+
+    def __init__(
+        self,
+        pipeline: Any,
+        features: Sequence[str],
+        options: Mapping[str, Any] | None = None,
+        segments: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        self.pipeline = pipeline
+        self.features = list(features)
+        self.options = dict(options or {})
+        self.snapshot = dt.date.fromisoformat(str(self.options["snapshot"])) if "snapshot" in self.options else None
+        self.preprocess = pipeline[:-1]
+        self.centres = centres(pipeline)
+        self.segments = [dict(s) for s in segments]
+
+    @property
+    def names(self) -> dict[int, str]:
+        return {int(s["segment"]): str(s["name"]) for s in self.segments}
+
+    def features_of(self, row: Mapping[str, Any], where: str = "") -> dict[str, float]:
+        """The six features of one request item (given, or computed from its transactions)."""
+        transactions = row.get("transactions")
+        if not transactions:
+            return {name: row.get(name) for name in FEATURES}
+        as_of = row.get("as_of") or self.snapshot
+        if as_of is None:
+            raise InputError(f"{where}as_of", "this model has no snapshot date: give as_of")
+        as_of = dt.date.fromisoformat(str(as_of))
+        dates = [dt.date.fromisoformat(str(t["date"])) for t in transactions]
+        late = [i for i, d in enumerate(dates) if d > as_of]
+        if late:
+            raise InputError(
+                f"{where}transactions.{late[0]}.date",
+                f"{dates[late[0]]} is after as_of {as_of} (the model's snapshot date unless as_of is given)",
+            )
+        return customer_features(np.array(dates, dtype="datetime64[D]"), [t["amount"] for t in transactions], as_of)
+
+    def frame(self, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+        prefix = len(rows) > 1
+        values = [self.features_of(row, f"items.{i}." if prefix else "") for i, row in enumerate(rows)]
+        return pd.DataFrame(values, columns=FEATURES, dtype=float)
+
+    def assign(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        points = np.asarray(self.preprocess.transform(frame[self.features]), dtype=float)
+        labels = np.asarray(self.pipeline[-1].predict(points), dtype=int)
+        return labels, np.linalg.norm(points - self.centres[labels], axis=1)
+
+    def predict(self, items: Sequence[BaseModel]) -> list[dict[str, Any]]:
+        rows = [item.model_dump() for item in items]
+        frame = self.frame(rows)
+        labels, distances = self.assign(frame)
+        names = self.names
+        out = []
+        for row, features, s, d in zip(rows, frame.to_dict(orient="records"), labels, distances, strict=True):
+            answer = {
+                "segment": int(s),
+                "segment_name": names.get(int(s), f"segment {s}"),
+                "distance": round(float(d), 4),
+            }
+            if row.get("transactions"):
+                answer["features"] = {k: round(v, 4) for k, v in features.items()}
+            out.append(answer)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """What GET /segments returns: every segment's profile and how names are given."""
+        return {"features": self.features, "snapshot": str(self.snapshot), "segments": self.segments}
+
+    def drift_frame(
+        self, inputs: Sequence[Mapping[str, Any]], outputs: Sequence[Mapping[str, Any]] | None = None
+    ) -> pd.DataFrame:
+        frame = self.frame(inputs)
+        labels = [row["segment"] for row in outputs] if outputs is not None else self.assign(frame)[0]
+        frame["segment"] = [str(s) for s in labels]
+        return frame
+
+
+def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of the customer table as API request items (demo traffic, benchmarks, tests)."""
+    return frame[FEATURES].to_dict(orient="records")
+
+
+def load_predictor(model_dir: Path) -> Predictor:
+    """Load a model folder written by MLflow (registry download or local export)."""
+    import mlflow.sklearn
+    from mlflow.models import Model
+
+    meta = Model.load(str(model_dir)).metadata or {}
+    segments_path = Path(model_dir) / SEGMENTS_FILE
+    segments = json.loads(segments_path.read_text(encoding="utf-8"))["segments"] if segments_path.exists() else []
+    return Predictor(mlflow.sklearn.load_model(str(model_dir)), meta["features"], meta.get("table"), segments)

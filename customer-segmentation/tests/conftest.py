@@ -1,0 +1,84 @@
+"""Shared fixtures: a throw-away copy of the project with its own MLflow store.
+
+``trained`` runs the real pipeline (ingest -> validate -> split -> train -> evaluate -> promote)
+once per session on the shipped sample data (``debug=default``), in a temporary folder, so tests
+never touch the project's own outputs or tracking store.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlcore.config import compose, write_params
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("project")
+    for name in ("configs", "data/sample", "dvc.yaml", "pyproject.toml"):
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, root / name)
+        else:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, root / name)
+    saved = {k: os.environ.get(k) for k in ("ML_STORE_ROOT", "MLFLOW_TRACKING_URI")}
+    os.environ["ML_STORE_ROOT"] = str(root)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    yield root
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def cfg(project_copy: Path) -> Any:
+    config = compose(project_copy / "configs", ["debug=default"])
+    write_params(config, project_copy / "params.yaml")
+    return config
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    """The configured dataset (configs/data/default.yaml), fetched into a temporary folder and parsed."""
+    from mlcore.acquire import Source, fetch
+
+    from customer_segmentation.data import parse_raw
+
+    cfg = compose(ROOT / "configs")
+    raw = tmp_path_factory.mktemp("raw") / "dataset"
+    fetch(Source.from_config(cfg.data.source), raw, project=ROOT)
+    return cfg, parse_raw(raw, cfg.data)
+
+
+@pytest.fixture(scope="session")
+def trained(project_copy: Path, cfg: Any) -> dict[str, Any]:
+    """Run every stage once on the sample data; return what they produced."""
+    from customer_segmentation.pipeline.evaluate import evaluate
+    from customer_segmentation.pipeline.featurize import featurize
+    from customer_segmentation.pipeline.ingest import ingest
+    from customer_segmentation.pipeline.profile import profile_report
+    from customer_segmentation.pipeline.promote import promote
+    from customer_segmentation.pipeline.split import split_dataset
+    from customer_segmentation.pipeline.train import train
+    from customer_segmentation.pipeline.validate import validate
+
+    ingest(cfg, project_copy)
+    report = validate(cfg, project_copy)
+    assert report.ok, report.errors
+    featurize(cfg, project_copy)
+    split_dataset(cfg, project_copy)
+    run_info = train(cfg, project_copy)
+    metrics = evaluate(cfg, project_copy)
+    profile_report(cfg, project_copy)
+    decision = promote(cfg, project_copy)
+    return {"root": project_copy, "cfg": cfg, "run_info": run_info, "metrics": metrics, "decision": decision}

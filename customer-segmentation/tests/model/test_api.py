@@ -1,0 +1,127 @@
+"""The real API on loopback: a uvicorn process serving the model promoted by the pipeline."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mlcore.smoke import free_port, running_server
+
+from customer_segmentation.schemas import Item
+
+pytestmark = pytest.mark.slow
+EXAMPLE = Item.model_config["json_schema_extra"]["examples"][0]
+REQUIRED = [name for name, field in Item.model_fields.items() if field.is_required()]
+# An empty body names the first required field; a schema with no required field (one checked as a
+# whole, e.g. "features or transactions") reports the body.
+MISSING = REQUIRED[0] if REQUIRED else "body"
+
+
+@pytest.fixture(scope="module")
+def server(trained: dict[str, Any]) -> Iterator[str]:
+    root: Path = trained["root"]
+    port = free_port()
+    env = {
+        "ML_PROJECT_ROOT": str(root),
+        "ML_STORE_ROOT": str(root),
+        "PYTHONPATH": str(Path(__file__).parents[2] / "src"),
+    }
+    cmd = [sys.executable, "-m", "customer_segmentation.api", f"serve.port={port}", "serve.host=127.0.0.1"]
+    with running_server(cmd, port, cwd=root, env=env) as (base, _):
+        yield base
+
+
+def test_health_ready_metadata(server: str, trained: dict[str, Any]) -> None:
+    assert httpx.get(f"{server}/health").json() == {"status": "ok"}
+    ready = httpx.get(f"{server}/ready").json()
+    meta = httpx.get(f"{server}/metadata").json()
+    assert ready["model_version"] == meta["version"] == trained["decision"].version
+    assert meta["run_id"] == trained["run_info"]["run_id"]
+    assert meta["training_data"]["train"]
+    assert meta["metrics"]
+
+
+def test_predict_one_and_batch_name_the_version(server: str, trained: dict[str, Any]) -> None:
+    one = httpx.post(f"{server}/predict", json=EXAMPLE)
+    assert one.status_code == 200, one.text
+    assert one.json()["model_version"] == trained["decision"].version
+    assert one.headers["x-model-version"] == trained["decision"].version
+    batch = httpx.post(f"{server}/predict", json={"items": [EXAMPLE, EXAMPLE, EXAMPLE]})
+    assert batch.status_code == 200, batch.text
+    preds = batch.json()["predictions"]
+    assert len(preds) == 3
+    assert preds[0] == {k: v for k, v in one.json().items() if k != "model_version"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({}, MISSING), ({"items": []}, "items"), ({**EXAMPLE, "unexpected": 1}, "unexpected")],
+    ids=["missing-field", "empty-batch", "unknown-field"],
+)
+def test_bad_input_is_422_naming_the_field(server: str, body: dict[str, Any], field: str) -> None:
+    response = httpx.post(f"{server}/predict", json=body)
+    assert response.status_code == 422
+    assert field in response.json()["error"]
+
+
+def test_garbage_and_oversized_bodies(server: str, trained: dict[str, Any]) -> None:
+    assert httpx.post(f"{server}/predict", content=b"{not json").status_code == 422
+    assert httpx.post(f"{server}/predict", content=b"\xff\xfe\x00").status_code == 422
+    too_many = {"items": [EXAMPLE] * (trained["cfg"].serve.max_batch + 1)}
+    assert httpx.post(f"{server}/predict", json=too_many).status_code == 422
+    huge = b'{"x": "' + b"a" * (trained["cfg"].serve.max_body_bytes + 10) + b'"}'
+    assert httpx.post(f"{server}/predict", content=huge).status_code == 413
+    assert httpx.get(f"{server}/health").status_code == 200  # still alive
+
+
+def test_metrics_count_predictions(server: str) -> None:
+    httpx.post(f"{server}/predict", json=EXAMPLE)
+    text = httpx.get(f"{server}/metrics").text
+    assert "predicted_items_total" in text
+    assert 'http_requests_total{endpoint="predict",status="200"}' in text
+
+
+def test_reload_switches_without_failing_requests(server: str) -> None:
+    import concurrent.futures
+
+    def hammer() -> list[int]:
+        with httpx.Client() as client:
+            return [client.post(f"{server}/predict", json=EXAMPLE).status_code for _ in range(100)]
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        load = pool.submit(hammer)
+        reload = httpx.post(f"{server}/admin/reload", timeout=60)
+        codes = load.result()
+    assert reload.status_code == 200, reload.text
+    assert reload.json()["model_version"]
+    assert set(codes) == {200}
+
+
+def test_prediction_log_records_traffic(server: str, trained: dict[str, Any]) -> None:
+    from mlcore.predlog import read_window
+
+    httpx.post(f"{server}/predict", json=EXAMPLE)
+    path = trained["root"] / trained["cfg"].serve.prediction_log
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if path.exists() and len(read_window(path)) > 0:
+            break
+        time.sleep(0.2)
+    window = read_window(path)
+    assert len(window) > 0
+    logged = window["input"].iloc[-1]
+    assert {key: logged[key] for key in EXAMPLE} == EXAMPLE
+
+
+def test_segments_lists_every_profile(server: str, trained: dict[str, Any]) -> None:
+    body = httpx.get(f"{server}/segments").json()
+    segments = body["segments"]
+    assert len(segments) == trained["run_info"]["n_clusters"]
+    assert sum(s["share"] for s in segments) == pytest.approx(1.0, abs=1e-3)
+    answer = httpx.post(f"{server}/predict", json=EXAMPLE).json()
+    assert answer["segment_name"] == {s["segment"]: s["name"] for s in segments}[answer["segment"]]

@@ -1,0 +1,91 @@
+"""Requests with raw transactions, on the real API (uvicorn on loopback): answers and 422 reasons."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mlcore.smoke import free_port, running_server
+
+from customer_segmentation.schemas import EXAMPLE_TRANSACTIONS
+
+pytestmark = pytest.mark.slow
+TXN = {"date": "1998-03-02", "quantity": 1, "amount": 12.5}
+
+
+@pytest.fixture(scope="module")
+def server(trained: dict[str, Any]) -> Iterator[str]:
+    root: Path = trained["root"]
+    port = free_port()
+    env = {
+        "ML_PROJECT_ROOT": str(root),
+        "ML_STORE_ROOT": str(root),
+        "PYTHONPATH": str(Path(__file__).parents[2] / "src"),
+    }
+    cmd = [sys.executable, "-m", "customer_segmentation.api", f"serve.port={port}", "serve.host=127.0.0.1"]
+    with running_server(cmd, port, cwd=root, env=env) as (base, _):
+        yield base
+
+
+def test_transactions_are_scored_with_their_features(server: str) -> None:
+    response = httpx.post(f"{server}/predict", json=EXAMPLE_TRANSACTIONS)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert {"segment", "segment_name", "distance", "features"} <= set(body)
+    assert body["features"]["frequency"] == 3 and body["features"]["recency_days"] == 41
+
+
+def test_mixed_batch_of_features_and_transactions(server: str) -> None:
+    from customer_segmentation.schemas import EXAMPLE
+
+    response = httpx.post(f"{server}/predict", json={"items": [EXAMPLE, EXAMPLE_TRANSACTIONS]})
+    assert response.status_code == 200, response.text
+    assert len(response.json()["predictions"]) == 2
+
+
+TOMORROW = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"transactions": [{**TXN, "date": "1998-02-30"}]}, "transactions.0.date"),
+        ({"transactions": [{**TXN, "date": 19980302}]}, "YYYY-MM-DD"),
+        ({"transactions": [TXN, {**TXN, "amount": -5}]}, "transactions.1.amount"),
+        ({"transactions": [{**TXN, "date": TOMORROW}]}, "in the future"),
+        ({"transactions": []}, "transactions"),
+        ({"transactions": [TXN], "as_of": "1998-01-01"}, "after as_of"),
+        ({"transactions": [{**TXN, "date": "1998-08-01"}]}, "transactions.0.date"),
+        ({"transactions": [TXN], "recency_days": 3}, "not both"),
+        ({"recency_days": 3, "frequency": 2}, "missing feature"),
+        ({}, "give transactions"),
+    ],
+    ids=[
+        "bad-date",
+        "numeric-date",
+        "negative-amount",
+        "future-date",
+        "empty-history",
+        "after-as-of",
+        "after-snapshot",
+        "both-forms",
+        "partial-features",
+        "nothing",
+    ],
+)
+def test_bad_requests_are_422_with_the_reason(server: str, body: dict[str, Any], reason: str) -> None:
+    response = httpx.post(f"{server}/predict", json=body)
+    assert response.status_code == 422, response.text
+    assert reason in response.json()["error"]
+
+
+def test_bad_item_in_a_batch_is_named_by_index(server: str) -> None:
+    late = {"transactions": [{**TXN, "date": "1998-08-01"}]}
+    response = httpx.post(f"{server}/predict", json={"items": [EXAMPLE_TRANSACTIONS, late]})
+    assert response.status_code == 422
+    assert "items.1.transactions.0.date" in response.json()["error"]
