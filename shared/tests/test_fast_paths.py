@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from mlcore.fasttabular import compile_regressor
 from mlcore.textlinear import compile_pipeline, oov_share
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
@@ -70,3 +71,49 @@ def test_compiled_text_scorer_equals_predict_proba() -> None:
     probes = ["win a prize", "lunch?", "", "zzz qqq"]
     np.testing.assert_allclose(scorer.many(probes), pipeline.predict_proba(probes)[:, 1], rtol=1e-10)
     assert oov_share(scorer, "win zzz") == 0.5
+
+
+@pytest.mark.parametrize("estimator", ["kmeans", "nearest_centroid"])
+def test_compiled_clusters_equal_the_pipeline(estimator: str) -> None:
+    from mlcore.fastcluster import compile_pipeline
+    from sklearn.cluster import KMeans
+    from sklearn.compose import ColumnTransformer
+    from sklearn.neighbors import NearestCentroid
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, RobustScaler
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.exponential(50, 800), "b": rng.normal(3, 1, 800), "c": rng.lognormal(2, 1, 800)})
+    columns = ColumnTransformer(
+        [
+            ("plain", RobustScaler(), ["b"]),
+            ("logged", Pipeline([("log", FunctionTransformer(np.log1p)), ("scale", RobustScaler())]), ["c", "a"]),
+        ]
+    ).fit(frame)
+    points = columns.transform(frame)
+    if estimator == "kmeans":
+        clusterer = KMeans(n_clusters=4, n_init=3, random_state=0).fit(points)
+    else:
+        clusterer = NearestCentroid().fit(points, (points[:, 0] > 0).astype(int) + 2 * (points[:, 1] > 0))
+    pipeline = Pipeline([("features", columns), ("cluster", clusterer)])
+    compiled = compile_pipeline(pipeline, ["a", "b", "c"])
+    assert compiled is not None
+    np.testing.assert_allclose(compiled.transform(frame[["a", "b", "c"]].to_numpy()), points, atol=1e-12)
+    labels, distances = compiled.assign(frame[["a", "b", "c"]].to_numpy())
+    np.testing.assert_array_equal(labels, pipeline.predict(frame))
+    centres = clusterer.cluster_centers_ if estimator == "kmeans" else clusterer.centroids_
+    np.testing.assert_allclose(distances, np.linalg.norm(points - centres[labels], axis=1), atol=1e-12)
+
+
+def test_unsupported_clusterers_are_not_compiled() -> None:
+    from mlcore.fastcluster import compile_pipeline
+    from sklearn.compose import ColumnTransformer
+    from sklearn.mixture import GaussianMixture
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import RobustScaler, StandardScaler
+
+    frame = pd.DataFrame({"a": np.arange(50.0), "b": np.arange(50.0) % 7})
+    for scaler, clusterer in ((RobustScaler(), GaussianMixture(2)), (StandardScaler(), GaussianMixture(2))):
+        columns = ColumnTransformer([("s", scaler, ["a", "b"])]).fit(frame)
+        pipeline = Pipeline([("features", columns), ("cluster", clusterer.fit(columns.transform(frame)))])
+        assert compile_pipeline(pipeline, ["a", "b"]) is None

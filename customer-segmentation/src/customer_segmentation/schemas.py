@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from mlcore.fastcluster import compile_pipeline
 from mlcore.serving import InputError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -130,6 +131,8 @@ class Predictor:
         self.snapshot = dt.date.fromisoformat(str(self.options["snapshot"])) if "snapshot" in self.options else None
         self.preprocess = pipeline[:-1]
         self.centres = centres(pipeline)
+        # numpy copy of the pipeline for the request path (None for models it cannot express)
+        self.compiled = compile_pipeline(pipeline, self.features)
         self.segments = [dict(s) for s in segments]
 
     @property
@@ -160,24 +163,40 @@ class Predictor:
         return pd.DataFrame(values, columns=FEATURES, dtype=float)
 
     def assign(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        points = np.asarray(self.preprocess.transform(frame[self.features]), dtype=float)
+        """Segment id and distance to its centre for each row of ``frame``."""
+        return self.assign_matrix(frame[self.features].to_numpy(dtype=float))
+
+    def assign_matrix(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.compiled is not None:
+            return self.compiled.assign(matrix)
+        points = np.asarray(self.preprocess.transform(pd.DataFrame(matrix, columns=self.features)), dtype=float)
         labels = np.asarray(self.pipeline[-1].predict(points), dtype=int)
         return labels, np.linalg.norm(points - self.centres[labels], axis=1)
 
     def predict(self, items: Sequence[BaseModel]) -> list[dict[str, Any]]:
-        rows = [item.model_dump() for item in items]
-        frame = self.frame(rows)
-        labels, distances = self.assign(frame)
+        prefix = len(items) > 1
+        rows = [
+            self.features_of(item.model_dump(), f"items.{i}." if prefix else "") if item.transactions else None
+            for i, item in enumerate(items)
+        ]
+        matrix = np.array(
+            [
+                [(row[name] if row is not None else getattr(item, name)) for name in self.features]
+                for item, row in zip(items, rows, strict=True)
+            ],
+            dtype=float,
+        )
+        labels, distances = self.assign_matrix(matrix)
         names = self.names
         out = []
-        for row, features, s, d in zip(rows, frame.to_dict(orient="records"), labels, distances, strict=True):
+        for row, s, d in zip(rows, labels, distances, strict=True):
             answer = {
                 "segment": int(s),
                 "segment_name": names.get(int(s), f"segment {s}"),
                 "distance": round(float(d), 4),
             }
-            if row.get("transactions"):
-                answer["features"] = {k: round(v, 4) for k, v in features.items()}
+            if row is not None:
+                answer["features"] = {k: round(v, 4) for k, v in row.items()}
             out.append(answer)
         return out
 

@@ -48,3 +48,19 @@ def test_html_report_names_every_segment_and_is_logged(trained: dict[str, Any]) 
     assert page.count("data:image/png;base64,") >= 3
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(trained["run_info"]["run_id"], "segments")}
     assert {"segments/segments.html", "segments/segments.json"} <= artifacts
+
+
+def test_request_path_assigns_like_the_pipeline(trained: dict[str, Any]) -> None:
+    import numpy as np
+
+    from customer_segmentation.schemas import load_predictor
+
+    root, cfg = trained["root"], trained["cfg"]
+    predictor = load_predictor(root / cfg.paths.export)
+    test = pd.read_parquet(root / cfg.paths.processed / "test.parquet")
+    labels, distances = predictor.assign(test)
+    np.testing.assert_array_equal(labels, predictor.pipeline.predict(test[predictor.features]))
+    points = predictor.preprocess.transform(test[predictor.features])
+    np.testing.assert_allclose(distances, np.linalg.norm(points - predictor.centres[labels], axis=1), atol=1e-9)
+    if cfg.model.estimator in ("kmeans", "agglomerative"):
+        assert predictor.compiled is not None  # the numpy fast path serves these models

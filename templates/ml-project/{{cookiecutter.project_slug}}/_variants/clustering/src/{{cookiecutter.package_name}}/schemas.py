@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from mlcore.fastcluster import compile_pipeline
 from pydantic import BaseModel, ConfigDict, Field
 
 from .model import centres
@@ -40,6 +41,8 @@ class Predictor:
         self.options = dict(options or {})
         self.preprocess = pipeline[:-1]
         self.centres = centres(pipeline)
+        # numpy copy of the pipeline for the request path (None for models it cannot express)
+        self.compiled = compile_pipeline(pipeline, self.features)
         self.segments = [dict(s) for s in segments]
 
     @property
@@ -50,12 +53,19 @@ class Predictor:
         return pd.DataFrame([{name: row.get(name) for name in self.features} for row in rows], dtype=float)
 
     def assign(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        points = np.asarray(self.preprocess.transform(frame[self.features]), dtype=float)
+        """Segment id and distance to its centre for each row of ``frame``."""
+        return self.assign_matrix(frame[self.features].to_numpy(dtype=float))
+
+    def assign_matrix(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.compiled is not None:
+            return self.compiled.assign(matrix)
+        points = np.asarray(self.preprocess.transform(pd.DataFrame(matrix, columns=self.features)), dtype=float)
         labels = np.asarray(self.pipeline[-1].predict(points), dtype=int)
         return labels, np.linalg.norm(points - self.centres[labels], axis=1)
 
     def predict(self, items: Sequence[BaseModel]) -> list[dict[str, Any]]:
-        labels, distances = self.assign(self.frame([item.model_dump() for item in items]))
+        matrix = np.array([[getattr(item, name) for name in self.features] for item in items], dtype=float)
+        labels, distances = self.assign_matrix(matrix)
         names = self.names
         return [
             {"segment": int(s), "segment_name": names.get(int(s), f"segment {s}"), "distance": round(float(d), 4)}

@@ -1,0 +1,98 @@
+"""Assign rows to clusters without scikit-learn on the request path.
+
+A fitted ``Pipeline([ColumnTransformer, clusterer])`` whose ColumnTransformer holds RobustScalers
+(optionally after ``FunctionTransformer(np.log1p)``) and whose clusterer assigns the nearest centre
+(KMeans, NearestCentroid) is compiled into numpy arrays: one row is scaled and compared with every
+centre in a few microseconds, where the pipeline spends milliseconds (DataFrame checks, thread-pool
+limits). ``compile_pipeline`` returns None for anything else (e.g. a Gaussian mixture), and callers
+fall back to the pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CompiledClusters:
+    order: np.ndarray  # input column index of each transformed column
+    logged: np.ndarray  # bool per transformed column: log1p before scaling
+    center: np.ndarray
+    scale: np.ndarray
+    centres: np.ndarray
+    labels: np.ndarray  # cluster id of each centre
+
+    def transform(self, matrix: np.ndarray) -> np.ndarray:
+        """Rows in input feature order -> the pipeline's scaled feature space."""
+        values = np.asarray(matrix, dtype=float)[:, self.order]
+        values = np.where(self.logged, np.log1p(np.where(self.logged, values, 0.0)), values)
+        return (values - self.center) / self.scale
+
+    def assign(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cluster id and Euclidean distance to that cluster's centre for each row."""
+        points = self.transform(matrix)
+        distances = np.sqrt(((points[:, None, :] - self.centres[None, :, :]) ** 2).sum(axis=2))
+        nearest = distances.argmin(axis=1)
+        return self.labels[nearest], distances[np.arange(len(points)), nearest]
+
+
+def _scaler_parts(step: Any) -> tuple[bool, Any] | None:
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, RobustScaler
+
+    if isinstance(step, RobustScaler):
+        return False, step
+    if isinstance(step, Pipeline) and len(step.steps) == 2:
+        first, second = step.steps[0][1], step.steps[1][1]
+        if (
+            isinstance(first, FunctionTransformer)
+            and first.func is np.log1p
+            and first.inverse_func is None
+            and isinstance(second, RobustScaler)
+        ):
+            return True, second
+    return None
+
+
+def compile_pipeline(pipeline: Any, features: Sequence[str]) -> CompiledClusters | None:
+    """Compile ``pipeline`` (see the module docstring) or return None when it is not supported."""
+    from sklearn.cluster import KMeans
+    from sklearn.compose import ColumnTransformer
+    from sklearn.neighbors import NearestCentroid
+
+    if len(pipeline.steps) != 2:
+        return None
+    columns, clusterer = pipeline.steps[0][1], pipeline.steps[1][1]
+    if not isinstance(columns, ColumnTransformer) or columns.remainder != "drop":
+        return None
+    position = {name: i for i, name in enumerate(features)}
+    order, logged, center, scale = [], [], [], []
+    for _, transformer, names in columns.transformers_:
+        if transformer == "drop" or len(names) == 0:
+            continue
+        parts = _scaler_parts(transformer)
+        if parts is None or not all(n in position for n in names):
+            return None
+        is_logged, scaler = parts
+        order += [position[n] for n in names]
+        logged += [is_logged] * len(names)
+        center += list(scaler.center_) if scaler.with_centering else [0.0] * len(names)
+        scale += list(scaler.scale_) if scaler.with_scaling else [1.0] * len(names)
+    if isinstance(clusterer, KMeans):
+        centres, labels = clusterer.cluster_centers_, np.arange(len(clusterer.cluster_centers_))
+    elif isinstance(clusterer, NearestCentroid) and clusterer.metric == "euclidean":
+        centres, labels = clusterer.centroids_, np.asarray(clusterer.classes_)
+    else:
+        return None
+    return CompiledClusters(
+        order=np.asarray(order, dtype=int),
+        logged=np.asarray(logged, dtype=bool),
+        center=np.asarray(center, dtype=float),
+        scale=np.asarray(scale, dtype=float),
+        centres=np.asarray(centres, dtype=float),
+        labels=np.asarray(labels, dtype=int),
+    )
