@@ -7,7 +7,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from mlcore.segments import as_records, describe_names, overall_stats, profile, unique_names, write_report
+from mlcore.segments import (
+    as_records,
+    choose_k,
+    describe_names,
+    overall_stats,
+    profile,
+    unique_names,
+    write_report,
+)
 
 
 @pytest.fixture
@@ -61,3 +69,20 @@ def test_report_is_one_self_contained_page(table: pd.DataFrame, tmp_path: Path) 
     assert page.count("data:image/png;base64,") == 4
     assert "small &lt;b&gt;" in page and "big" in page  # names are escaped
     assert "60.0%" in page and not list(tmp_path.glob("*.tmp"))
+
+
+def test_choose_k_uses_both_scores_and_the_constraints() -> None:
+    curve = pd.DataFrame(
+        {
+            "k": [2, 3, 4, 5],
+            "silhouette": [0.60, 0.55, 0.58, 0.40],
+            "davies_bouldin": [0.90, 0.70, 0.60, 1.20],
+            "min_share": [0.40, 0.20, 0.01, 0.10],
+        }
+    )
+    assert choose_k(curve) == 4  # rank sums: k=2: 1 + 3, k=3: 3 + 2, k=4: 2 + 1, k=5: 4 + 4
+    assert choose_k(curve, min_share=0.02) == 2  # without k=4: k=2 and k=3 tie, the smaller wins
+    assert choose_k(curve, min_k=3, min_share=0.02) == 3
+    assert choose_k(curve, min_k=3) == 4
+    with pytest.raises(ValueError, match="min_k"):
+        choose_k(curve, min_k=6)

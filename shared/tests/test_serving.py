@@ -154,19 +154,22 @@ class Picky(Scaler):
         return {"factor": self.factor}
 
 
-def test_predictor_input_errors_are_422_and_extra_endpoints_serve(tmp_path: Path) -> None:
-    export(tmp_path / "export", "3", 2.0)
-    spec_load = lambda path: Picky(float((path / "factor.txt").read_text()))  # noqa: E731
+def picky_client(tmp_path: Path, export_dir: Path) -> TestClient:
     spec = ServingSpec(
         model_name="demo",
         item_schema=Item,
-        load=spec_load,
-        export_dir=tmp_path / "export",
+        load=lambda path: Picky(float((path / "factor.txt").read_text())),
+        export_dir=export_dir,
         cache_dir=tmp_path / "cache",
         prefer_registry=False,
         extra_get={"/describe": lambda predictor: predictor.describe()},
     )
-    with TestClient(create_app(spec), raise_server_exceptions=False) as client:
+    return TestClient(create_app(spec), raise_server_exceptions=False)
+
+
+def test_predictor_input_errors_are_422_and_extra_endpoints_serve(tmp_path: Path) -> None:
+    export(tmp_path / "export", "3", 2.0)
+    with picky_client(tmp_path, tmp_path / "export") as client:
         refused = client.post("/predict", json={"items": [{"x": 1}, {"x": 13}]})
         assert refused.status_code == 422
         assert refused.json()["error"] == "items.1.x: 13 is not scored"
@@ -177,14 +180,5 @@ def test_predictor_input_errors_are_422_and_extra_endpoints_serve(tmp_path: Path
 
 
 def test_extra_endpoints_say_503_without_a_model(tmp_path: Path) -> None:
-    spec = ServingSpec(
-        model_name="demo",
-        item_schema=Item,
-        load=load,
-        export_dir=tmp_path / "missing",
-        cache_dir=tmp_path / "cache",
-        prefer_registry=False,
-        extra_get={"/describe": lambda predictor: predictor.describe()},
-    )
-    with TestClient(create_app(spec), raise_server_exceptions=False) as client:
+    with picky_client(tmp_path, tmp_path / "missing") as client:
         assert client.get("/describe").status_code == 503

@@ -21,11 +21,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from mlcore.clusters import robust_preprocessor
 from mlcore.segments import unique_names
 from omegaconf import DictConfig
 from sklearn.compose import ColumnTransformer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, RobustScaler
 
 FEATURES = ["recency_days", "frequency", "monetary", "tenure_days", "avg_basket", "mean_gap_days"]
 
@@ -79,12 +78,7 @@ def build_table(rows: pd.DataFrame, cfg: DictConfig) -> pd.DataFrame:
 
 
 def build_preprocessor(cfg: DictConfig) -> ColumnTransformer:
-    logged = [name for name in cfg.features.numeric if name in set(cfg.features.get("log", []))]
-    plain = [name for name in cfg.features.numeric if name not in set(logged)]
-    parts = [("plain", RobustScaler(), plain)]
-    if logged:
-        parts.append(("logged", Pipeline([("log", FunctionTransformer(np.log1p)), ("scale", RobustScaler())]), logged))
-    return ColumnTransformer(parts)
+    return robust_preprocessor(cfg.features.numeric, cfg.features.get("log", []))
 
 
 def rfm_name(row: Mapping[str, float], overall: Mapping[str, float], rules: Mapping[str, float]) -> str:

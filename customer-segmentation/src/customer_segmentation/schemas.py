@@ -9,21 +9,18 @@ name and the distance to the segment's centre in the model's scaled feature spac
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlcore.fastcluster import compile_pipeline
+from mlcore.clusters import ClusterPredictor
 from mlcore.serving import InputError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .features import FEATURES, customer_features
-from .model import centres
 
-SEGMENTS_FILE = Path("extra_files") / "segments.json"
 EXAMPLE = {
     "recency_days": 45.0,
     "frequency": 9.0,
@@ -115,29 +112,14 @@ class Customer(BaseModel):
 Item = Customer
 
 
-class Predictor:
-    """A fitted clustering pipeline: segment id and name, distance to the segment's centre."""
+class Predictor(ClusterPredictor):
+    """Segment id and name, distance to the segment's centre (``mlcore.clusters``), for customers
+    given by their features or by their transactions."""
 
-    def __init__(
-        self,
-        pipeline: Any,
-        features: Sequence[str],
-        options: Mapping[str, Any] | None = None,
-        segments: Sequence[Mapping[str, Any]] = (),
-    ) -> None:
-        self.pipeline = pipeline
-        self.features = list(features)
-        self.options = dict(options or {})
-        self.snapshot = dt.date.fromisoformat(str(self.options["snapshot"])) if "snapshot" in self.options else None
-        self.preprocess = pipeline[:-1]
-        self.centres = centres(pipeline)
-        # numpy copy of the pipeline for the request path (None for models it cannot express)
-        self.compiled = compile_pipeline(pipeline, self.features)
-        self.segments = [dict(s) for s in segments]
-
-    @property
-    def names(self) -> dict[int, str]:
-        return {int(s["segment"]): str(s["name"]) for s in self.segments}
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        snapshot = self.options.get("snapshot")
+        self.snapshot = dt.date.fromisoformat(str(snapshot)) if snapshot else None
 
     def features_of(self, row: Mapping[str, Any], where: str = "") -> dict[str, float]:
         """The six features of one request item (given, or computed from its transactions)."""
@@ -162,55 +144,28 @@ class Predictor:
         values = [self.features_of(row, f"items.{i}." if prefix else "") for i, row in enumerate(rows)]
         return pd.DataFrame(values, columns=FEATURES, dtype=float)
 
-    def assign(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Segment id and distance to its centre for each row of ``frame``."""
-        return self.assign_matrix(frame[self.features].to_numpy(dtype=float))
-
-    def assign_matrix(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.compiled is not None:
-            return self.compiled.assign(matrix)
-        points = np.asarray(self.preprocess.transform(pd.DataFrame(matrix, columns=self.features)), dtype=float)
-        labels = np.asarray(self.pipeline[-1].predict(points), dtype=int)
-        return labels, np.linalg.norm(points - self.centres[labels], axis=1)
-
     def predict(self, items: Sequence[BaseModel]) -> list[dict[str, Any]]:
         prefix = len(items) > 1
-        rows = [
+        computed = [
             self.features_of(item.model_dump(), f"items.{i}." if prefix else "") if item.transactions else None
             for i, item in enumerate(items)
         ]
         matrix = np.array(
             [
                 [(row[name] if row is not None else getattr(item, name)) for name in self.features]
-                for item, row in zip(items, rows, strict=True)
+                for item, row in zip(items, computed, strict=True)
             ],
             dtype=float,
         )
-        labels, distances = self.assign_matrix(matrix)
-        names = self.names
-        out = []
-        for row, s, d in zip(rows, labels, distances, strict=True):
-            answer = {
-                "segment": int(s),
-                "segment_name": names.get(int(s), f"segment {s}"),
-                "distance": round(float(d), 4),
-            }
+        answers = self.answers(matrix)
+        for answer, row in zip(answers, computed, strict=True):
             if row is not None:
                 answer["features"] = {k: round(v, 4) for k, v in row.items()}
-            out.append(answer)
-        return out
+        return answers
 
     def describe(self) -> dict[str, Any]:
-        """What GET /segments returns: every segment's profile and how names are given."""
-        return {"features": self.features, "snapshot": str(self.snapshot), "segments": self.segments}
-
-    def drift_frame(
-        self, inputs: Sequence[Mapping[str, Any]], outputs: Sequence[Mapping[str, Any]] | None = None
-    ) -> pd.DataFrame:
-        frame = self.frame(inputs)
-        labels = [row["segment"] for row in outputs] if outputs is not None else self.assign(frame)[0]
-        frame["segment"] = [str(s) for s in labels]
-        return frame
+        """What GET /segments returns: every segment's profile, and the snapshot date."""
+        return {**super().describe(), "snapshot": str(self.snapshot)}
 
 
 def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -220,10 +175,4 @@ def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def load_predictor(model_dir: Path) -> Predictor:
     """Load a model folder written by MLflow (registry download or local export)."""
-    import mlflow.sklearn
-    from mlflow.models import Model
-
-    meta = Model.load(str(model_dir)).metadata or {}
-    segments_path = Path(model_dir) / SEGMENTS_FILE
-    segments = json.loads(segments_path.read_text(encoding="utf-8"))["segments"] if segments_path.exists() else []
-    return Predictor(mlflow.sklearn.load_model(str(model_dir)), meta["features"], meta.get("table"), segments)
+    return Predictor.load(model_dir)

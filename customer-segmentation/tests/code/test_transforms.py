@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from mlcore.clusters import centres
 from mlcore.config import compose
-from mlcore.segments import choose_k
 from omegaconf import OmegaConf
 
 from customer_segmentation.data import COLUMNS, online_retail_transactions, parse_cdnow, parse_raw
@@ -20,7 +20,7 @@ from customer_segmentation.features import (
     name_segments,
     rfm_name,
 )
-from customer_segmentation.model import centres, fit_model
+from customer_segmentation.model import fit_model
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -154,19 +154,3 @@ def test_segments_with_one_name_are_told_apart_by_spend(cfg) -> None:
     )
     names = name_segments(profile, OVERALL, cfg.data)
     assert names == {0: "lost (low spend)", 1: "lost (high spend)", 2: "champions"}
-
-
-def test_choose_k_uses_both_scores_and_the_constraints() -> None:
-    curve = pd.DataFrame(
-        {
-            "k": [2, 3, 4, 5],
-            "silhouette": [0.60, 0.55, 0.58, 0.40],
-            "davies_bouldin": [0.90, 0.70, 0.60, 1.20],
-            "min_share": [0.40, 0.20, 0.01, 0.10],
-        }
-    )
-    assert choose_k(curve) == 4  # rank sums: k=2: 1 + 3, k=3: 3 + 2, k=4: 2 + 1, k=5: 4 + 4
-    assert choose_k(curve, min_share=0.02) == 2  # without k=4: k=2 and k=3 tie, the smaller wins
-    assert choose_k(curve, min_k=3) == 4
-    with pytest.raises(ValueError, match="min_k"):
-        choose_k(curve, min_k=6)

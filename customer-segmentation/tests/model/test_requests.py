@@ -1,35 +1,17 @@
-"""Requests with raw transactions, on the real API (uvicorn on loopback): answers and 422 reasons."""
+"""Requests with raw transactions, on the real API (the ``server`` fixture: uvicorn on loopback)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from mlcore.smoke import free_port, running_server
 
 from customer_segmentation.schemas import EXAMPLE_TRANSACTIONS
 
 pytestmark = pytest.mark.slow
 TXN = {"date": "1998-03-02", "quantity": 1, "amount": 12.5}
-
-
-@pytest.fixture(scope="module")
-def server(trained: dict[str, Any]) -> Iterator[str]:
-    root: Path = trained["root"]
-    port = free_port()
-    env = {
-        "ML_PROJECT_ROOT": str(root),
-        "ML_STORE_ROOT": str(root),
-        "PYTHONPATH": str(Path(__file__).parents[2] / "src"),
-    }
-    cmd = [sys.executable, "-m", "customer_segmentation.api", f"serve.port={port}", "serve.host=127.0.0.1"]
-    with running_server(cmd, port, cwd=root, env=env) as (base, _):
-        yield base
 
 
 def test_transactions_are_scored_with_their_features(server: str) -> None:

@@ -377,7 +377,7 @@ class Item(BaseModel):
     )
 
 
-NUMERIC = [name for name, field in Item.model_fields.items() if field.annotation == (float | None)]
+NUMERIC = [name for name, field in Item.model_fields.items() if field.annotation in (float, float | None)]
 
 
 class Predictor:

@@ -35,3 +35,12 @@ def test_new_builds_are_flagged(trained: dict[str, Any]) -> None:
     report = compare(profile, predictor.drift_frame(request_items(new)), thresholds)
     assert report["drift_detected"]
     assert {"Year_Built", "Year_Remod_Add", "prediction"} <= set(report["drifted_features"])
+
+
+def test_drift_frame_keeps_every_number_numeric(trained: dict[str, Any]) -> None:
+    """Required numbers (Gr_Liv_Area, Year_Built) too: an object column breaks the HTML report."""
+    predictor, _, _, data = _setup(trained)
+    frame = predictor.drift_frame(request_items(data.head(50)))
+    numeric = [name for name in data.columns if name in frame.columns and pd.api.types.is_numeric_dtype(data[name])]
+    assert {"Gr_Liv_Area", "Year_Built"} <= set(numeric)
+    assert all(pd.api.types.is_float_dtype(frame[name]) for name in numeric), frame.dtypes[numeric]

@@ -164,7 +164,7 @@ def write_report(
         ax.set_xlabel("component 1")
         ax.set_ylabel("component 2")
         ax.legend(fontsize=7, markerscale=3)
-        ax.set_title("customers in two dimensions (PCA of the model's scaled features)")
+        ax.set_title("segments in two dimensions (PCA of the model's scaled features)")
 
     def distributions(fig: Any) -> None:
         n = len(columns)

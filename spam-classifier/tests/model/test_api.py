@@ -1,16 +1,12 @@
-"""The real API on loopback: a uvicorn process serving the model promoted by the pipeline."""
+"""The real API on loopback: a uvicorn process (the ``server`` fixture) serving the promoted model."""
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from mlcore.smoke import free_port, running_server
 
 from spam_classifier.schemas import Item
 
@@ -20,20 +16,6 @@ REQUIRED = [name for name, field in Item.model_fields.items() if field.is_requir
 # An empty body names the first required field; a schema with no required field (one checked as a
 # whole, e.g. "features or transactions") reports the body.
 MISSING = REQUIRED[0] if REQUIRED else "body"
-
-
-@pytest.fixture(scope="module")
-def server(trained: dict[str, Any]) -> Iterator[str]:
-    root: Path = trained["root"]
-    port = free_port()
-    env = {
-        "ML_PROJECT_ROOT": str(root),
-        "ML_STORE_ROOT": str(root),
-        "PYTHONPATH": str(Path(__file__).parents[2] / "src"),
-    }
-    cmd = [sys.executable, "-m", "spam_classifier.api", f"serve.port={port}", "serve.host=127.0.0.1"]
-    with running_server(cmd, port, cwd=root, env=env) as (base, _):
-        yield base
 
 
 def test_health_ready_metadata(server: str, trained: dict[str, Any]) -> None:

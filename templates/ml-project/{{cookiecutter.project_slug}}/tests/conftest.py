@@ -90,3 +90,18 @@ def trained(project_copy: Path, cfg: Any) -> dict[str, Any]:
 {%- endif %}
     decision = promote(cfg, project_copy)
     return {"root": project_copy, "cfg": cfg, "run_info": run_info, "metrics": metrics, "decision": decision}
+
+
+@pytest.fixture(scope="session")
+def server(trained: dict[str, Any]) -> Iterator[str]:
+    """The project's API (uvicorn, 127.0.0.1) serving the model the pipeline promoted; stopped by PID."""
+    import sys
+
+    from mlcore.smoke import free_port, running_server
+
+    root: Path = trained["root"]
+    port = free_port()
+    env = {"ML_PROJECT_ROOT": str(root), "ML_STORE_ROOT": str(root), "PYTHONPATH": str(ROOT / "src")}
+    cmd = [sys.executable, "-m", "{{ cookiecutter.package_name }}.api", f"serve.port={port}", "serve.host=127.0.0.1"]
+    with running_server(cmd, port, cwd=root, env=env) as (base, _):
+        yield base

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
 import pandas as pd
+from mlcore.clusters import robust_preprocessor
 from mlcore.segments import describe_names
 from omegaconf import DictConfig
 from sklearn.compose import ColumnTransformer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, RobustScaler
 
 
 def build_table(rows: pd.DataFrame, cfg: DictConfig) -> pd.DataFrame:
@@ -25,12 +23,7 @@ def build_table(rows: pd.DataFrame, cfg: DictConfig) -> pd.DataFrame:
 
 
 def build_preprocessor(cfg: DictConfig) -> ColumnTransformer:
-    logged = [name for name in cfg.features.numeric if name in set(cfg.features.get("log", []))]
-    plain = [name for name in cfg.features.numeric if name not in set(logged)]
-    parts = [("plain", RobustScaler(), plain)]
-    if logged:
-        parts.append(("logged", Pipeline([("log", FunctionTransformer(np.log1p)), ("scale", RobustScaler())]), logged))
-    return ColumnTransformer(parts)
+    return robust_preprocessor(cfg.features.numeric, cfg.features.get("log", []))
 
 
 def name_segments(profile: pd.DataFrame, overall: Mapping[str, float], cfg: DictConfig) -> dict[int, str]:

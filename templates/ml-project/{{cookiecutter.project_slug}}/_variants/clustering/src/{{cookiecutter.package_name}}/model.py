@@ -38,12 +38,3 @@ def fit_model(model: DictConfig, data: DictConfig, frame: pd.DataFrame, n_cluste
     else:
         raise ValueError(f"model.estimator={model.estimator!r} is not one of {', '.join(ESTIMATORS)}")
     return Pipeline([("features", preprocess), ("cluster", clusterer)])
-
-
-def centres(pipeline: Pipeline) -> np.ndarray:
-    """Cluster centres in the scaled feature space, indexed by cluster id."""
-    model = pipeline[-1]
-    for name in ("cluster_centers_", "means_", "centroids_"):
-        if hasattr(model, name):
-            return np.asarray(getattr(model, name), dtype=float)
-    raise TypeError(f"{type(model).__name__} has no cluster centres")

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from mlcore.clusters import centres
 from mlcore.config import compose
-from mlcore.segments import choose_k
 from omegaconf import OmegaConf
 
 from {{ cookiecutter.package_name }}.data import parse_raw
 from {{ cookiecutter.package_name }}.features import build_preprocessor, build_table
-from {{ cookiecutter.package_name }}.model import centres, fit_model
+from {{ cookiecutter.package_name }}.model import fit_model
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,20 +68,3 @@ def test_models_find_the_requested_number_of_clusters(cfg, table: pd.DataFrame, 
     labels = pipeline.predict(frame)
     assert len(set(labels)) == 3
     assert centres(pipeline).shape == (3, len(cfg.data.features.numeric))
-
-
-def test_choose_k_uses_both_scores_and_the_constraints() -> None:
-    curve = pd.DataFrame(
-        {
-            "k": [2, 3, 4, 5],
-            "silhouette": [0.60, 0.55, 0.58, 0.40],
-            "davies_bouldin": [0.90, 0.70, 0.60, 1.20],
-            "min_share": [0.40, 0.20, 0.01, 0.10],
-        }
-    )
-    assert choose_k(curve) == 4  # rank sums: k=2: 1 + 3, k=3: 3 + 2, k=4: 2 + 1, k=5: 4 + 4
-    assert choose_k(curve, min_share=0.02) == 2  # without k=4: k=2 and k=3 tie, the smaller wins
-    assert choose_k(curve, min_k=3, min_share=0.02) == 3
-    assert choose_k(curve, min_k=3) == 4
-    with pytest.raises(ValueError, match="min_k"):
-        choose_k(curve, min_k=6)

@@ -1,0 +1,121 @@
+"""What every clustering project serves: a fitted pipeline that places rows into named segments.
+
+``ClusterPredictor`` wraps a ``Pipeline([preprocessing, clusterer])``: segment id, segment name
+and distance to the segment's centre for each request item, the segment profiles for
+``GET /segments``, and the drift frame (features plus the served segment). A project subclasses it
+where its requests need more than reading the feature fields (e.g. features computed from
+transactions). ``robust_preprocessor`` is the default preprocessing (optional log1p, then robust
+scaling), which ``mlcore.fastcluster`` compiles for the request path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .fastcluster import compile_pipeline
+
+SEGMENTS_FILE = Path("extra_files") / "segments.json"
+
+
+def robust_preprocessor(numeric: Sequence[str], log: Sequence[str] = ()) -> Any:
+    """ColumnTransformer: RobustScaler on ``numeric`` columns, after log1p for those in ``log``."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, RobustScaler
+
+    logged = [name for name in numeric if name in set(log)]
+    plain = [name for name in numeric if name not in set(logged)]
+    parts: list[tuple[str, Any, list[str]]] = [("plain", RobustScaler(), plain)]
+    if logged:
+        parts.append(("logged", Pipeline([("log", FunctionTransformer(np.log1p)), ("scale", RobustScaler())]), logged))
+    return ColumnTransformer(parts)
+
+
+def centres(pipeline: Any) -> np.ndarray:
+    """Cluster centres in the scaled feature space, indexed by cluster id."""
+    model = pipeline[-1]
+    for name in ("cluster_centers_", "means_", "centroids_"):
+        if hasattr(model, name):
+            return np.asarray(getattr(model, name), dtype=float)
+    raise TypeError(f"{type(model).__name__} has no cluster centres")
+
+
+class ClusterPredictor:
+    """A fitted clustering pipeline: segment id and name, distance to the segment's centre."""
+
+    def __init__(
+        self,
+        pipeline: Any,
+        features: Sequence[str],
+        options: Mapping[str, Any] | None = None,
+        segments: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        self.pipeline = pipeline
+        self.features = list(features)
+        self.options = dict(options or {})  # how the entity table was built (data.table)
+        self.preprocess = pipeline[:-1]
+        self.centres = centres(pipeline)
+        # numpy copy of the pipeline for the request path (None for models it cannot express)
+        self.compiled = compile_pipeline(pipeline, self.features)
+        self.segments = [dict(s) for s in segments]
+
+    @classmethod
+    def load(cls, model_dir: Path) -> ClusterPredictor:
+        """Load a model folder written by MLflow (registry download or local export)."""
+        import mlflow.sklearn
+        from mlflow.models import Model
+
+        meta = Model.load(str(model_dir)).metadata or {}
+        path = Path(model_dir) / SEGMENTS_FILE
+        segments = json.loads(path.read_text(encoding="utf-8"))["segments"] if path.exists() else []
+        return cls(mlflow.sklearn.load_model(str(model_dir)), meta["features"], meta.get("table"), segments)
+
+    @property
+    def names(self) -> dict[int, str]:
+        return {int(s["segment"]): str(s["name"]) for s in self.segments}
+
+    def frame(self, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+        """Request items (as dicts) -> the model's feature columns."""
+        return pd.DataFrame([{name: row.get(name) for name in self.features} for row in rows], dtype=float)
+
+    def assign(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Segment id and distance to its centre for each row of ``frame``."""
+        return self.assign_matrix(frame[self.features].to_numpy(dtype=float))
+
+    def assign_matrix(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.compiled is not None:
+            return self.compiled.assign(matrix)
+        points = np.asarray(self.preprocess.transform(pd.DataFrame(matrix, columns=self.features)), dtype=float)
+        labels = np.asarray(self.pipeline[-1].predict(points), dtype=int)
+        return labels, np.linalg.norm(points - self.centres[labels], axis=1)
+
+    def answers(self, matrix: np.ndarray) -> list[dict[str, Any]]:
+        labels, distances = self.assign_matrix(matrix)
+        names = self.names
+        return [
+            {"segment": int(s), "segment_name": names.get(int(s), f"segment {s}"), "distance": round(float(d), 4)}
+            for s, d in zip(labels, distances, strict=True)
+        ]
+
+    def predict(self, items: Sequence[Any]) -> list[dict[str, Any]]:
+        """Items with one field per feature (pydantic models) -> segment answers."""
+        return self.answers(np.array([[getattr(item, n) for n in self.features] for item in items], dtype=float))
+
+    def describe(self) -> dict[str, Any]:
+        """What GET /segments returns: every segment's profile."""
+        return {"features": self.features, "segments": self.segments}
+
+    def drift_frame(
+        self, inputs: Sequence[Mapping[str, Any]], outputs: Sequence[Mapping[str, Any]] | None = None
+    ) -> pd.DataFrame:
+        """The drift signals: the features of each item and the segment it was (or is) given."""
+        frame = self.frame(inputs)
+        labels = [row["segment"] for row in outputs] if outputs is not None else self.assign(frame)[0]
+        frame["segment"] = [str(s) for s in labels]
+        return frame
