@@ -61,8 +61,8 @@ def profile_report(cfg: DictConfig, root: Path = PROJECT_ROOT) -> list[dict]:
     for r in records:
         say(
             "profile",
-            f"{r['name']:<24} {r['share']:>6.1%} of rows"
-            + (f", {r['value_share']:.1%} of value" if "value_share" in r else ""),
+            f"{r['name']:<24} {100 * r['share']:5.1f} % of rows"
+            + (f", {100 * r['value_share']:.1f} % of value" if "value_share" in r else ""),
         )
     return records
 
