@@ -58,7 +58,8 @@ def fit(cfg: DictConfig, root: Path = PROJECT_ROOT, seed: int | None = None) -> 
     )
     results: dict[int, tuple[Predictor, dict]] = {}
     with step("train", f"fit {cfg.model.name} for k in {ks} on {len(train_df)} rows"):
-        for k in tqdm(ks, desc="k", disable=len(ks) == 1, leave=False):
+        # A bar on a terminal only (disable=None); logs get the stage lines.
+        for k in tqdm(ks, desc="k", disable=True if len(ks) == 1 else None, leave=False):
             results[k] = score_k(cfg, train_df, val_df, k, seed)
     curve = pd.DataFrame(
         [

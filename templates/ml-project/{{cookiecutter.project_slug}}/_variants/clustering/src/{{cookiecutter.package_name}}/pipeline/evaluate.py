@@ -39,7 +39,7 @@ def stability(predictor: Predictor, train: pd.DataFrame, test: pd.DataFrame, cfg
     rng = np.random.default_rng(cfg.train.split.seed)
     k = len(predictor.centres)
     scores = []
-    for seed in tqdm(range(1, cfg.train.stability.seeds + 1), desc="stability", leave=False):
+    for seed in tqdm(range(1, cfg.train.stability.seeds + 1), desc="stability", disable=None, leave=False):
         sample = train.iloc[rng.integers(0, len(train), len(train))][predictor.features]
         refit = Predictor(fit_model(cfg.model, cfg.data, sample, n_clusters=k, seed=seed), predictor.features)
         scores.append(adjusted_rand_score(reference, refit.assign(test)[0]))
