@@ -1,9 +1,11 @@
 """Serving benchmark: a project's API on 127.0.0.1 under wrk, single-item POST /predict.
 
     python benchmarks/serve.py spam-classifier [--workers 1] [--seconds 15] [--connections 32]
+    python benchmarks/serve.py customer-segmentation --items transaction_items
 
 The server runs as `make serve` runs it (prediction log on). Request bodies cycle through rows
-of the project's test split. The load generator (wrk, one thread) shares the machine with the
+of the project's test split (``schemas.request_items``), or through what the project's
+``schemas.<items>(project_root, cfg, 200)`` returns. The load generator (wrk, one thread) shares the machine with the
 server. Figures, with the server's resident memory, go to benchmarks/results/<project>.json.
 """
 
@@ -69,7 +71,7 @@ def parse_wrk(text: str) -> dict[str, float]:
     return out
 
 
-def bench(project: Path, workers: int, seconds: int, connections: int) -> dict[str, object]:
+def bench(project: Path, workers: int, seconds: int, connections: int, items: str | None = None) -> dict[str, object]:
     from mlcore.config import load_params
     from mlcore.smoke import free_port, running_server
 
@@ -79,7 +81,8 @@ def bench(project: Path, workers: int, seconds: int, connections: int) -> dict[s
     schemas = __import__(f"{package}.schemas", fromlist=["request_items"])
     cfg = load_params(project / "params.yaml")
     test = pd.read_parquet(project / cfg.paths.processed / "test.parquet")
-    bodies = [json.dumps(item) for item in schemas.request_items(test.head(200))]
+    chosen = getattr(schemas, items)(project, cfg, 200) if items else schemas.request_items(test.head(200))
+    bodies = [json.dumps(item) for item in chosen]
     port = free_port()
     cmd = [
         sys.executable,
@@ -108,6 +111,7 @@ def bench(project: Path, workers: int, seconds: int, connections: int) -> dict[s
     result = {
         "project": project.name,
         "endpoint": "POST /predict (one item)",
+        "items": items or "request_items",
         "workers": workers,
         "connections": connections,
         "seconds": seconds,
@@ -126,13 +130,14 @@ def main() -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--items", help="a function of the project's schemas module that returns request items")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
     for name in args.projects:
-        results = [bench(ROOT / name, w, args.seconds, args.connections) for w in args.workers]
-        out = ROOT / "benchmarks" / "results" / f"{name}.json"
+        results = [bench(ROOT / name, w, args.seconds, args.connections, args.items) for w in args.workers]
+        out = ROOT / "benchmarks" / "results" / (f"{name}.{args.items}.json" if args.items else f"{name}.json")
         out.write_text(json.dumps(results, indent=2) + "\n")
         for r in results:
             print(

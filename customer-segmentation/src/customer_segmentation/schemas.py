@@ -55,6 +55,11 @@ def parse_date(value: Any) -> dt.date:
     return day
 
 
+def as_day(value: Any) -> dt.date:
+    """A date from the API (already a date) or from the prediction log (its ISO string)."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
 class Transaction(BaseModel):
     """One purchase."""
 
@@ -129,8 +134,8 @@ class Predictor(ClusterPredictor):
         as_of = row.get("as_of") or self.snapshot
         if as_of is None:
             raise InputError(f"{where}as_of", "this model has no snapshot date: give as_of")
-        as_of = dt.date.fromisoformat(str(as_of))
-        dates = [dt.date.fromisoformat(str(t["date"])) for t in transactions]
+        as_of = as_day(as_of)
+        dates = [as_day(t["date"]) for t in transactions]
         late = [i for i, d in enumerate(dates) if d > as_of]
         if late:
             raise InputError(
@@ -176,3 +181,19 @@ def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def load_predictor(model_dir: Path) -> Predictor:
     """Load a model folder written by MLflow (registry download or local export)."""
     return Predictor.load(model_dir)
+
+
+def transaction_items(root: Path, cfg: Any, n: int = 200) -> list[dict[str, Any]]:
+    """Purchase-history requests for the first ``n`` test customers (benchmarks: ``--items``)."""
+    test = pd.read_parquet(root / cfg.paths.processed / "test.parquet").head(n)
+    rows = pd.read_parquet(root / cfg.paths.interim)
+    rows = rows[rows["customer_id"].isin(set(test["customer_id"]))]
+    return [
+        {
+            "transactions": [
+                {"date": d.strftime("%Y-%m-%d"), "quantity": int(q), "amount": float(a)}
+                for d, q, a in zip(history["date"], history["quantity"], history["amount"], strict=True)
+            ]
+        }
+        for _, history in rows.groupby("customer_id")
+    ]
