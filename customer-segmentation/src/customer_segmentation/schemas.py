@@ -170,7 +170,7 @@ class Predictor(ClusterPredictor):
 
     def describe(self) -> dict[str, Any]:
         """What GET /segments returns: every segment's profile, and the snapshot date."""
-        return {**super().describe(), "snapshot": str(self.snapshot)}
+        return {**super().describe(), "snapshot": self.snapshot.isoformat() if self.snapshot else None}
 
 
 def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -71,3 +71,11 @@ def test_bad_item_in_a_batch_is_named_by_index(server: str) -> None:
     response = httpx.post(f"{server}/predict", json={"items": [EXAMPLE_TRANSACTIONS, late]})
     assert response.status_code == 422
     assert "items.1.transactions.0.date" in response.json()["error"]
+
+
+def test_segments_name_the_snapshot_and_every_feature(server: str, trained: dict[str, Any]) -> None:
+    body = httpx.get(f"{server}/segments").json()
+    assert body["snapshot"] == trained["cfg"].data.table.snapshot
+    assert all(f"mean_{name}" in s for s in body["segments"] for name in trained["cfg"].data.features.profile)
+    vocabulary = {"champions", "loyal", "new", "can't lose them", "at risk", "about to sleep", "hibernating", "lost"}
+    assert {s["name"].split(" (")[0] for s in body["segments"]} <= vocabulary
