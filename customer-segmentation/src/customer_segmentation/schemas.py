@@ -9,6 +9,7 @@ name and the distance to the segment's centre in the model's scaled feature spac
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,11 +40,14 @@ EXAMPLE_TRANSACTIONS = {
 }
 
 
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def parse_date(value: Any) -> dt.date:
     """A calendar date written YYYY-MM-DD, not in the future (no numbers: 19970101 is ambiguous)."""
     if isinstance(value, dt.date):
         day = value
-    elif isinstance(value, str):
+    elif isinstance(value, str) and ISO_DAY.fullmatch(value.strip()):
         try:
             day = dt.date.fromisoformat(value.strip())
         except ValueError:

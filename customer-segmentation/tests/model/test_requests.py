@@ -38,6 +38,7 @@ TOMORROW = (dt.date.today() + dt.timedelta(days=1)).isoformat()
     [
         ({"transactions": [{**TXN, "date": "1998-02-30"}]}, "transactions.0.date"),
         ({"transactions": [{**TXN, "date": 19980302}]}, "YYYY-MM-DD"),
+        ({"transactions": [{**TXN, "date": "1998-W10-1"}]}, "YYYY-MM-DD"),
         ({"transactions": [TXN, {**TXN, "amount": -5}]}, "transactions.1.amount"),
         ({"transactions": [{**TXN, "date": TOMORROW}]}, "in the future"),
         ({"transactions": []}, "transactions"),
@@ -50,6 +51,7 @@ TOMORROW = (dt.date.today() + dt.timedelta(days=1)).isoformat()
     ids=[
         "bad-date",
         "numeric-date",
+        "week-date",
         "negative-amount",
         "future-date",
         "empty-history",
