@@ -5,8 +5,9 @@
 
 The server runs as `make serve` runs it (prediction log on). Request bodies cycle through rows
 of the project's test split (``schemas.request_items``), or through what the project's
-``schemas.<items>(project_root, cfg, 200)`` returns. The load generator (wrk, one thread) shares the machine with the
-server. Figures, with the server's resident memory, go to benchmarks/results/<project>.json.
+``schemas.<items>(project_root, cfg, 200)`` returns. The load generator (wrk, one thread) shares
+the machine with the server. Figures, with the server's resident memory, go to
+benchmarks/results/<project>.json (``<project>.<items>.json`` with ``--items``).
 """
 
 from __future__ import annotations

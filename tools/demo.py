@@ -1,8 +1,9 @@
 """`make demo`: every project end to end, then one summary table.
 
 For each project: `make train` (compose params.yaml, `dvc repro`: ingest, validate, split,
-train, evaluate, promote; clustering projects add features and profile), a served-model check (the API on 127.0.0.1, real requests, stopped by
-PID), and `make monitor` on the traffic the check logged.
+train, evaluate, promote; clustering projects add features and profile), a served-model check
+(the API on 127.0.0.1, real requests, stopped by PID), and `make monitor` on the traffic the check
+logged.
 """
 
 from __future__ import annotations

@@ -58,6 +58,14 @@ def test_validation_reports_every_problem() -> None:
     assert any("duplicate" in e for e in errors)
 
 
+def test_datetime_bounds_are_checked() -> None:
+    frame = pd.DataFrame({"day": pd.to_datetime(["1996-12-31", "1997-06-01", "1998-07-01", "1998-07-02"])})
+    schema = {"columns": {"day": {"type": "datetime", "min": "1997-01-01", "max": "1998-07-01"}}}
+    errors = check_frame(frame, schema).errors
+    assert errors == ["day: 1 value(s) below 1997-01-01", "day: 1 value(s) above 1998-07-01"]
+    assert check_frame(frame.iloc[1:3], schema).ok
+
+
 def test_dedupe_split_and_leakage() -> None:
     frame = pd.DataFrame({"text": [f"m{i}" for i in range(200)] + ["M0 ", "m1"], "label": ["a", "b"] * 101})
     unique = dedupe(frame, ["text"])

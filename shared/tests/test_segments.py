@@ -84,5 +84,5 @@ def test_choose_k_uses_both_scores_and_the_constraints() -> None:
     assert choose_k(curve, min_share=0.02) == 2  # without k=4: k=2 and k=3 tie, the smaller wins
     assert choose_k(curve, min_k=3, min_share=0.02) == 3
     assert choose_k(curve, min_k=3) == 4
-    with pytest.raises(ValueError, match="min_k"):
+    with pytest.raises(ValueError, match="choose_min"):
         choose_k(curve, min_k=6)

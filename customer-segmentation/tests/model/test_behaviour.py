@@ -59,11 +59,13 @@ def test_transactions_and_their_features_give_the_same_answer(predictor) -> None
     assert from_features["distance"] == pytest.approx(from_history["distance"], abs=1e-3)
 
 
-def test_as_of_moves_a_customer_towards_dormant(predictor) -> None:
-    recent = answer(predictor, transactions=FREQUENT)
-    years_later = answer(predictor, transactions=FREQUENT, as_of="2001-07-01")
-    assert years_later["features"]["recency_days"] == recent["features"]["recency_days"] + 1096
-    assert years_later["segment"] != recent["segment"]
+def test_as_of_shifts_only_the_time_features(predictor) -> None:
+    recent = answer(predictor, transactions=FREQUENT)["features"]
+    later = answer(predictor, transactions=FREQUENT, as_of="2001-07-01")["features"]
+    for name in ("recency_days", "tenure_days"):
+        assert later[name] == recent[name] + 1096  # 1998-07-01 -> 2001-07-01
+    for name in ("frequency", "monetary", "avg_basket", "mean_gap_days"):
+        assert later[name] == recent[name]
 
 
 def test_every_segment_has_a_distinct_name(predictor) -> None:

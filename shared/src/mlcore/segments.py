@@ -27,7 +27,7 @@ def choose_k(curve: pd.DataFrame, min_k: int = 2, min_share: float = 0.0) -> int
     if candidates.empty:
         raise ValueError(
             f"no k in {curve['k'].tolist()} has k >= {min_k} and every cluster >= {min_share:.0%} of rows; "
-            "lower train.k_selection.min_k or min_share"
+            "lower train.k_selection.choose_min or min_share"
         )
     ranks = candidates["silhouette"].rank(ascending=False) + candidates["davies_bouldin"].rank(ascending=True)
     ordered = candidates.assign(rank_sum=ranks).sort_values(["rank_sum", "k"])
