@@ -1,8 +1,9 @@
-"""`make monitor`: compare recent traffic with the training reference; exit 1 on drift.
+"""`make monitor`: compare recent traffic with the training reference.
 
 Reads the newest ``monitor.window`` rows of the prediction log, turns them into the drift signals
 the model was profiled on at training time, and writes reports/drift.json (machines, also shown on
-the API's /metrics) and reports/drift.html (people, Evidently).
+the API's /metrics) and reports/drift.html (people) from the same figures. Exit codes: 0 no drift,
+1 drift, 2 not judged (too little traffic, no model or reference), 3 an error (``mlcore.monitor``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 from mlcore import registry, tracking
 from mlcore.config import hydra_entry, to_dict
 from mlcore.drift import Thresholds
+from mlcore.monitor import CannotJudge, command
 from mlcore.monitor import run as run_monitor
-from mlcore.monitor import summary_lines
 from mlcore.predlog import read_window
 from omegaconf import DictConfig
 
@@ -28,33 +29,31 @@ PROFILE = Path("extra_files") / "reference_profile.json"
 
 def monitor(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:
     tracking.configure(root, cfg.project.experiment)
-    model = registry.load_export(root / cfg.paths.export)
+    try:
+        model = registry.load_export(root / cfg.paths.export)
+        profile = json.loads((model.path / PROFILE).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CannotJudge(f"no model or reference profile to compare with ({exc}); run `make train` first") from exc
+    log_path = root / cfg.monitor.prediction_log
+    window = read_window(log_path, last=cfg.monitor.window) if log_path.exists() else None
+    if window is None or window.empty:
+        raise CannotJudge(f"the prediction log {cfg.monitor.prediction_log} is empty; serve some traffic first")
     predictor = load_predictor(model.path)
-    profile = json.loads((model.path / PROFILE).read_text(encoding="utf-8"))
-    window = read_window(root / cfg.monitor.prediction_log, last=cfg.monitor.window)
-    if window.empty:
-        raise SystemExit(f"monitor: the prediction log {cfg.monitor.prediction_log} is empty; serve some traffic first")
     current = predictor.drift_frame(window["input"].tolist(), window["output"].tolist())
-    report = run_monitor(
+    return run_monitor(
         profile,
         current,
         Thresholds.from_config(to_dict(cfg.monitor.thresholds)),
         root / cfg.monitor.report_json,
         root / cfg.monitor.report_html if cfg.monitor.html else None,
+        min_rows=cfg.monitor.min_rows,
+        extra={"model_version": model.version},
     )
-    if len(current) < cfg.monitor.min_rows:
-        report["drift_detected"] = False
-        report["note"] = f"only {len(current)} rows (< monitor.min_rows={cfg.monitor.min_rows}): not judged"
-    report["model_version"] = model.version
-    (root / cfg.monitor.report_json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    return report
 
 
 def main_fn(cfg: DictConfig) -> int:
-    report = monitor(cfg)
-    print("\n".join(summary_lines(report)))
-    print(f"reports: {cfg.monitor.report_json}" + (f", {cfg.monitor.report_html}" if cfg.monitor.html else ""))
-    return 1 if report["drift_detected"] else 0
+    outputs = f"{cfg.monitor.report_json}" + (f", {cfg.monitor.report_html}" if cfg.monitor.html else "")
+    return command(lambda: monitor(cfg), outputs)
 
 
 def main() -> None:

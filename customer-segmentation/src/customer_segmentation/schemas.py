@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from mlcore.clusters import ClusterPredictor
-from mlcore.serving import InputError
+from mlcore.errors import InputError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .features import FEATURES, customer_features

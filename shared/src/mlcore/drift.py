@@ -66,6 +66,20 @@ def _bin_props(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return counts / max(counts.sum(), 1.0)
 
 
+def _bin_labels(edges: np.ndarray) -> list[str]:
+    if len(edges) == 0:
+        return ["all"]
+    bounds = [f"{e:.4g}" for e in edges]
+    return [f"< {bounds[0]}", *(f"{a} to {b}" for a, b in zip(bounds, bounds[1:], strict=False)), f">= {bounds[-1]}"]
+
+
+def rule(kind: str, thresholds: Thresholds) -> str:
+    """The test that flags a feature of ``kind``, in words (the reports show it beside the verdict)."""
+    if kind == "numeric":
+        return f"PSI > {thresholds.psi} or KS > {thresholds.ks_stat}"
+    return f"PSI > {thresholds.psi} and chi-square p < {thresholds.chi2_p_value}"
+
+
 def psi(reference: np.ndarray, current: np.ndarray) -> float:
     """Population stability index of two proportion vectors."""
     ref = np.clip(np.asarray(reference, dtype=float), EPS, None)
@@ -93,18 +107,21 @@ def compare(
         if ref["kind"] == "numeric":
             values = col.dropna().to_numpy(dtype=float)
             edges = np.asarray(ref["edges"], dtype=float)
-            value_psi = psi(np.asarray(ref["props"]), _bin_props(values, edges))
+            cur_props = _bin_props(values, edges)
+            value_psi = psi(np.asarray(ref["props"]), cur_props)
             ref_sample = np.asarray([v for v in profile["sample"][name] if v is not None], dtype=float)
             ks = stats.ks_2samp(ref_sample, values) if len(values) and len(ref_sample) else None
             drifted = value_psi > thresholds.psi or (ks is not None and ks.statistic > thresholds.ks_stat)
             features[name] = {
                 "kind": "numeric",
+                "rule": rule("numeric", thresholds),
                 "psi": value_psi,
                 "ks": float(ks.statistic) if ks else None,
                 "p_value": float(ks.pvalue) if ks else None,
                 "reference_mean": float(np.mean(ref_sample)) if len(ref_sample) else None,
                 "current_mean": float(np.mean(values)) if len(values) else None,
                 "drifted": bool(drifted),
+                "bins": {"labels": _bin_labels(edges), "reference": list(ref["props"]), "current": cur_props.tolist()},
             }
         else:
             shares: dict[str, float] = ref["shares"]
@@ -121,10 +138,16 @@ def compare(
             drifted = value_psi > thresholds.psi and chi.pvalue < thresholds.chi2_p_value
             features[name] = {
                 "kind": "categorical",
+                "rule": rule("categorical", thresholds),
                 "psi": value_psi,
                 "chi2": float(chi.statistic),
                 "chi2_p_value": float(chi.pvalue),
                 "drifted": bool(drifted),
+                "bins": {
+                    "labels": [*cats, OTHER],
+                    "reference": ref_props.tolist(),
+                    "current": (cur_counts / cur_counts.sum()).tolist(),
+                },
             }
     drifted = [n for n, f in features.items() if f["drifted"]]
     return {
@@ -134,8 +157,5 @@ def compare(
         "features": features,
         "drifted_features": drifted,
         "drift_detected": len(drifted) >= thresholds.min_drifted_features,
+        "status": "drift" if len(drifted) >= thresholds.min_drifted_features else "no_drift",
     }
-
-
-def reference_frame(profile: Mapping[str, Any]) -> pd.DataFrame:
-    return pd.DataFrame(profile["sample"])

@@ -33,18 +33,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 
 from . import registry
+from .errors import InputError
 from .predlog import PredictionLog
 
 log = logging.getLogger("mlcore.serving")
-
-
-class InputError(ValueError):
-    """Raised by a predictor for input that passes the schema but cannot be scored (answered 422)."""
-
-    def __init__(self, where: str, message: str) -> None:
-        super().__init__(f"{where}: {message}")
-        self.field = where  # the request field at fault, e.g. "items.1.transactions.0.date"
-        self.message = message
+__all__ = ["InputError", "Loaded", "Predictor", "ServingSpec", "create_app", "run"]
 
 
 class Predictor(Protocol):

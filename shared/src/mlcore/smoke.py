@@ -5,6 +5,7 @@ Used by ``make demo`` (the served-model check), the projects' API tests and the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -27,11 +28,24 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    cmd: Sequence[str], port: int, cwd: str | Path, env: Mapping[str, str] | None = None, timeout: float = 120.0
+    cmd: Sequence[str],
+    port: int,
+    cwd: str | Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120.0,
+    ready_path: str = "/ready",
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Run ``cmd`` (an API listening on 127.0.0.1:``port``) until ``/ready``; always stop it."""
+    """Run ``cmd`` (an API listening on 127.0.0.1:``port``) until ``ready_path`` answers 200; always
+    stop it, with every process it started (it runs in a process group of its own)."""
     log = open(Path(cwd) / f".server-{port}.log", "wb")  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen(list(cmd), cwd=cwd, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        list(cmd),
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -39,7 +53,7 @@ def running_server(
             if proc.poll() is not None:
                 raise RuntimeError(f"server exited with {proc.returncode}: {_tail(log.name)}")
             try:
-                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                if httpx.get(f"{base}{ready_path}", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -54,14 +68,20 @@ def running_server(
 
 
 def stop(proc: subprocess.Popen[bytes], grace: float = 20.0) -> None:
-    if proc.poll() is not None:
-        return
-    os.kill(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+    """SIGTERM the process group that ``proc`` leads (its workers too), SIGKILL after ``grace`` s."""
+    if proc.poll() is None:
+        _signal_group(proc, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+    _signal_group(proc, signal.SIGKILL)  # children left behind by a leader that already exited
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)  # started with start_new_session: its group id is its PID
 
 
 def _tail(path: str, size: int = 2000) -> str:

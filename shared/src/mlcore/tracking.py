@@ -132,14 +132,6 @@ def pip_requirements(packages: Iterable[str]) -> list[str]:
     return [f"{name}=={version(name)}" for name in packages]
 
 
-def log_artifacts_if_exist(paths: Iterable[str | Path], artifact_path: str) -> None:
-    import mlflow
-
-    for path in paths:
-        if Path(path).exists():
-            mlflow.log_artifact(str(path), artifact_path=artifact_path)
-
-
 def skops_friendly(model: Any) -> Any:
     """Make a fitted scikit-learn model cheap to save with skops.
 
@@ -169,45 +161,59 @@ def skops_friendly(model: Any) -> Any:
     return model
 
 
-SKLEARN_REQUIREMENTS = ("scikit-learn", "skops", "numpy", "scipy", "pandas")
+# What the logged model needs to load and answer: the sklearn set, plus what the project's
+# predictor and request schema import (saved with the model as code).
+MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "skops", "numpy", "scipy", "pandas", "pydantic", "omegaconf")
 
 
 def log_training_run(
     *,
     root: str | Path,
     config: Mapping[str, Any],
-    model: Any,
+    predictor: Any,
+    package: str,
     metrics: Mapping[str, float],
     profile: Mapping[str, Any],
     metadata: Mapping[str, Any],
     input_example: Any,
-    output_example: Any,
     data_files: Mapping[str, str | Path],
     local_dir: str | Path,
     run_name: str,
     extra_json: Mapping[str, Any] | None = None,
     child_runs: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """Log one training run: context, metrics and the scikit-learn model (skops), then copy the
-    logged model to ``local_dir`` (the DVC output). Returns the run info the later stages read.
+    """Log one training run: context, metrics and the model, then copy the logged model to
+    ``local_dir`` (the DVC output). Returns the run info the later stages read.
 
-    The model carries its signature, input example, explicit pip requirements, ``metadata``
-    (threshold, labels, ...) and ``extra_files/reference_profile.json`` for drift checks, plus one
-    ``extra_files/<name>`` per entry of ``extra_json`` (e.g. segment profiles). ``child_runs``
-    (``{"run_name", "params", "metrics"}`` each, e.g. the k sweep) become nested runs.
+    The model is ``predictor.pipeline`` in two flavors (see ``mlcore.pyfunc``): ``sklearn`` (skops)
+    and ``python_function``, which answers as the API does through ``<package>.schemas``. It
+    carries a signature taken from the request schema, the input example, explicit pip
+    requirements, ``metadata`` (threshold, labels, ...), ``extra_files/reference_profile.json``
+    for drift checks, one ``extra_files/<name>`` per entry of ``extra_json`` (e.g. segment
+    profiles), and the project's package and mlcore as code. ``child_runs`` (``{"run_name",
+    "params", "metrics"}`` each, e.g. the k sweep) become nested runs.
     """
+    import importlib
     import json
     import shutil
     import tempfile
 
     import mlflow
-    import mlflow.sklearn
     import skops.io
-    from mlflow.models import infer_signature
+    from mlflow.models import ModelSignature, infer_signature
 
-    skops_friendly(model)
+    from . import pyfunc
+
+    model = skops_friendly(predictor.pipeline)
     # We trust what we just trained: list its non-default types so MLflow can save and load it.
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    schemas_module = f"{package}.schemas"
+    schemas = importlib.import_module(schemas_module)
+    output_example = pyfunc.SuiteModel(schemas, predictor).predict(input_example)
+    signature = ModelSignature(
+        inputs=pyfunc.input_schema(schemas.Item, list(input_example.columns)),
+        outputs=infer_signature(input_example, output_example).outputs,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         profile_path = Path(tmp) / "reference_profile.json"
         profile_path.write_text(json.dumps(profile), encoding="utf-8")
@@ -215,6 +221,7 @@ def log_training_run(
         for name, data in (extra_json or {}).items():
             (Path(tmp) / name).write_text(json.dumps(data, indent=2), encoding="utf-8")
             extra.append(str(Path(tmp) / name))
+        code_paths = pyfunc.package_code([package, "mlcore"], Path(tmp) / "code")
         with mlflow.start_run(run_name=run_name) as run:
             log_run_context(root, config, data_files)
             for child in child_runs:
@@ -222,13 +229,14 @@ def log_training_run(
                     mlflow.log_params({k: str(v) for k, v in child.get("params", {}).items()})
                     mlflow.log_metrics(dict(child.get("metrics", {})))
             mlflow.log_metrics(dict(metrics))
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                serialization_format="skops",
-                signature=infer_signature(input_example, output_example),
+            info = pyfunc.log_model(
+                "model",
+                sk_model=model,
+                schemas_module=schemas_module,
+                code_paths=code_paths,
+                signature=signature,
                 input_example=input_example,
-                pip_requirements=pip_requirements(SKLEARN_REQUIREMENTS),
+                pip_requirements=pip_requirements(MODEL_REQUIREMENTS),
                 metadata=dict(metadata),
                 extra_files=extra,
                 skops_trusted_types=trusted or None,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,6 +13,7 @@ import pytest
 from {{ cookiecutter.package_name }}.schemas import Item
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = Item.model_config["json_schema_extra"]["examples"][0]
 REQUIRED = [name for name, field in Item.model_fields.items() if field.is_required()]
 # An empty body names the first required field; a schema with no required field (one checked as a
@@ -98,6 +101,30 @@ def test_prediction_log_records_traffic(server: str, trained: dict[str, Any]) ->
     assert len(window) > 0
     logged = window["input"].iloc[-1]
     assert {key: logged[key] for key in EXAMPLE} == EXAMPLE
+
+
+def test_monitor_on_little_traffic_is_not_judged(server: str, trained: dict[str, Any]) -> None:
+    """Fewer logged rows than monitor.min_rows: exit 2, both reports say "not judged", never drift."""
+    import json
+    import subprocess
+    import sys
+
+    root, cfg = trained["root"], trained["cfg"]
+    httpx.post(f"{server}/predict", json=EXAMPLE)
+    time.sleep(1.5)  # the log writer commits at least once a second
+    env = {"ML_PROJECT_ROOT": str(root), "ML_STORE_ROOT": str(root), "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.monitor", "monitor.min_rows=1000000"],
+        cwd=root,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    report = json.loads((root / cfg.monitor.report_json).read_text())
+    assert report["status"] == "not_judged" and report["drift_detected"] is False
+    assert "data-status='not_judged'" in (root / cfg.monitor.report_html).read_text()
 {%- if cookiecutter.task_type == "clustering" %}
 
 

@@ -108,11 +108,12 @@ def train(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:
         segments = segment_profiles(predictor, reference, cfg)
         predictor.segments = segments["segments"]
         profile_ = build_profile(predictor.drift_frame(request_items(reference)), categorical=["segment"])
-    example = reference[predictor.features].head(3)
+    example = pd.DataFrame(request_items(reference.head(3)))  # the request contract, as /predict takes it
     run_info = tracking.log_training_run(
         root=root,
         config=to_dict(cfg),
-        model=predictor.pipeline,
+        predictor=predictor,
+        package="{{ cookiecutter.package_name }}",
         metrics=metrics,
         profile=profile_,
         metadata={
@@ -122,7 +123,6 @@ def train(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:
             "task_type": cfg.project.task_type,
         },
         input_example=example,
-        output_example=predictor.assign(example)[0],
         data_files={name: root / cfg.paths.processed / f"{name}.parquet" for name in ("train", "val", "test")},
         local_dir=root / cfg.paths.model,
         run_name=cfg.model.name,

@@ -61,7 +61,8 @@ def train(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:
     run_info = tracking.log_training_run(
         root=root,
         config=to_dict(cfg),
-        model=predictor.pipeline,
+        predictor=predictor,
+        package="{{ cookiecutter.package_name }}",
         metrics=metrics,
         profile=profile,
         metadata={
@@ -72,7 +73,6 @@ def train(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:
             "task_type": cfg.project.task_type,
         },
         input_example=example,
-        output_example=predictor.values(example),
         data_files={name: root / cfg.paths.processed / f"{name}.parquet" for name in ("train", "val", "test")},
         local_dir=root / cfg.paths.model,
         run_name=cfg.model.name,

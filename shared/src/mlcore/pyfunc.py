@@ -1,0 +1,149 @@
+"""The registered model as MLflow's own tools see it: ``mlflow.pyfunc`` and ``mlflow models serve``.
+
+A model is saved with two flavors. ``sklearn`` is the raw fitted pipeline (skops), for people who
+want the estimator. ``python_function`` answers exactly as the suite's ``POST /predict``: each row
+of the input frame is validated by the project's request schema (``<package>.schemas.Item``) and
+scored by the project's predictor (``<package>.schemas.load_predictor``), one answer row per input
+row (label and probability, price and interval, segment). The project's package and mlcore are
+saved in the model's ``code/`` folder, so it loads where neither is installed.
+
+This module is an MLflow custom flavor: ``save_model`` writes the folder (``Model.log`` calls it)
+and ``_load_pyfunc`` is the loader the ``python_function`` flavor names.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pandas as pd
+
+SCHEMAS_KEY = "schemas_module"  # key of the python_function flavor: the project's schemas module
+_PY_TYPES = {float: "double", int: "long", str: "string", bool: "boolean"}
+
+
+class SuiteModel:
+    """The pyfunc face of a project predictor: a frame of request rows in, a frame of answers out."""
+
+    def __init__(self, schemas: ModuleType, predictor: Any) -> None:
+        self.schemas = schemas
+        self.predictor = predictor
+
+    def items(self, frame: pd.DataFrame) -> list[Any]:
+        from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
+        from pydantic import ValidationError
+
+        items = []
+        for index, row in enumerate(frame.to_dict(orient="records")):
+            present = {k: v for k, v in row.items() if not _missing(v)}
+            try:
+                items.append(self.schemas.Item.model_validate(present))
+            except ValidationError as exc:
+                first = exc.errors(include_url=False)[0]
+                where = ".".join(str(p) for p in first["loc"]) or "row"
+                raise MlflowException(f"row {index}: {where}: {first['msg']}", INVALID_PARAMETER_VALUE) from None
+        return items
+
+    def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
+
+        from .errors import InputError
+
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        try:
+            answers = self.predictor.predict(self.items(frame))
+        except InputError as exc:
+            raise MlflowException(str(exc), INVALID_PARAMETER_VALUE) from None
+        return pd.DataFrame(answers)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def input_schema(item_schema: Any, columns: Sequence[str]) -> Any:
+    """MLflow column schema of the request fields in ``columns``: types and required-ness from pydantic."""
+    import types
+    from typing import Literal, Union, get_args, get_origin
+
+    from mlflow.types import ColSpec, Schema
+
+    specs = []
+    for name in columns:
+        field = item_schema.model_fields[name]
+        kind = field.annotation
+        present = [a for a in get_args(kind) if a is not type(None)]
+        if get_origin(kind) in (Union, types.UnionType) and len(present) == 1:
+            kind = present[0]
+        if get_origin(kind) is Literal:
+            kind = type(get_args(kind)[0])
+        specs.append(ColSpec(_PY_TYPES.get(kind, "string"), name, required=field.is_required()))
+    return Schema(specs)
+
+
+def package_code(packages: Sequence[str], dest: Path) -> list[str]:
+    """Copies of the named packages' source folders (no caches) under ``dest``, for ``code_paths``."""
+    paths = []
+    for name in packages:
+        source = Path(importlib.import_module(name).__file__).parent  # type: ignore[arg-type]
+        target = dest / name
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        paths.append(str(target))
+    return paths
+
+
+def save_model(
+    path: str,
+    mlflow_model: Any = None,
+    *,
+    sk_model: Any,
+    schemas_module: str,
+    code_paths: Sequence[str],
+    **sklearn_kwargs: Any,
+) -> None:
+    """Save ``sk_model`` with the sklearn flavor, then point ``python_function`` at this module."""
+    import mlflow.sklearn
+    from mlflow.models import Model
+
+    mlflow_model = mlflow_model if mlflow_model is not None else Model()
+    mlflow.sklearn.save_model(
+        sk_model,
+        path,
+        mlflow_model=mlflow_model,
+        code_paths=list(code_paths),
+        serialization_format="skops",
+        **sklearn_kwargs,
+    )
+    conf = mlflow_model.flavors["python_function"]
+    conf["loader_module"] = __name__
+    conf[SCHEMAS_KEY] = schemas_module
+    conf.pop("predict_fn", None)
+    mlflow_model.save(str(Path(path) / "MLmodel"))
+
+
+def log_model(name: str, **kwargs: Any) -> Any:
+    """``Model.log`` with this flavor (the run must be active); returns MLflow's ModelInfo."""
+    from mlflow.models import Model
+
+    return Model.log(artifact_path=None, name=name, flavor=sys.modules[__name__], **kwargs)
+
+
+def load(model_dir: str | Path) -> SuiteModel:
+    """The pyfunc implementation of a local model folder (what ``mlflow.pyfunc`` builds on)."""
+    from mlflow.models import Model
+
+    model_dir = Path(model_dir)
+    conf = Model.load(str(model_dir)).flavors["python_function"]
+    schemas = importlib.import_module(conf[SCHEMAS_KEY])
+    return SuiteModel(schemas, schemas.load_predictor(model_dir))
+
+
+def _load_pyfunc(path: str, model_config: Any = None) -> SuiteModel:
+    model_dir = Path(path)
+    return load(model_dir.parent if model_dir.is_file() else model_dir)
