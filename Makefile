@@ -15,7 +15,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv demo test test-shared test-suite test-projects data ui new sync sync-check lint format bench clean
+.PHONY: help venv browser demo test test-shared test-suite test-projects data ui new sync sync-check lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-13s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,10 +32,17 @@ $(STAMP): requirements.txt constraints.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 	@echo "[setup] done"
 
+browser: ## Debian's chromium for the headless-browser tests (installed when missing; needs root or sudo)
+	@command -v chromium >/dev/null || { \
+		echo "[setup] installing Debian's chromium for the browser tests"; \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; \
+	}
+
 demo: venv ## Run every project end to end (pipeline, registry, served-model and drift checks) and print a summary
 	@$(PY) tools/demo.py $(PROJECTS)
 
-test: venv data ## Run every test: shared package, template (bake matrix, sync check), each project
+test: venv data browser ## Run every test: shared package, template (bake matrix, sync check), each project
 	@$(MAKE) --no-print-directory test-shared test-suite test-projects
 
 test-shared: venv ## Tests of the shared package (mlcore)

@@ -66,6 +66,7 @@ COMMON = {
     "tests/model/test_behaviour.py",
     "tests/model/test_drift.py",
     "tests/model/test_model.py",
+    "tests/model/test_pyfunc.py",
 }
 PER_TASK = {
     "text_classification": {"configs/model/nb.yaml", "configs/model/svm.yaml", "data/sample/messages.csv"},

@@ -76,6 +76,12 @@ def drift_from_template(project: Path) -> list[str]:
     return problems
 
 
+def merge_readme(fresh: str, ours: str) -> str:
+    """The template's README with the project-owned blocks of ``ours`` put back in."""
+    blocks = {m.group(1): m.group(0) for m in PROJECT_BLOCK.finditer(ours)}
+    return PROJECT_BLOCK.sub(lambda m: blocks.get(m.group(1), m.group(0)), fresh)
+
+
 def sync(project: Path) -> list[str]:
     """Copy every template-owned file of a fresh bake over ``project``; return what changed."""
     import shutil
@@ -84,9 +90,15 @@ def sync(project: Path) -> list[str]:
     changed = []
     with rebaked(project) as fresh:
         for rel in sorted(files(fresh)):
-            if rel == "README.md" or is_project_owned(rel, skip):
-                continue
             ours = project / rel
+            if rel == "README.md" and ours.exists():
+                merged = merge_readme((fresh / rel).read_text(encoding="utf-8"), ours.read_text(encoding="utf-8"))
+                if merged != ours.read_text(encoding="utf-8"):
+                    ours.write_text(merged, encoding="utf-8")
+                    changed.append(rel)
+                continue
+            if is_project_owned(rel, skip):
+                continue
             if not ours.exists() or ours.read_bytes() != (fresh / rel).read_bytes():
                 ours.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(fresh / rel, ours)

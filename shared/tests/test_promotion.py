@@ -56,6 +56,10 @@ def test_register_and_promote_moves_the_alias_only_when_earned(store: Path) -> N
     assert str(client.get_model_version_by_alias("m", CHAMPION).version) == first.version
     tags = client.get_model_version("m", worse.version).tags
     assert tags["promotion.decision"] == "rejected" and "worse than champion" in tags["promotion.reason"]
+    description = client.get_model_version("m", worse.version).description
+    assert description.startswith("**Registered, not promoted**") and tags["promotion.reason"] in description
+    assert f"champion v{first.version} f1 on the same test data: 0.95" in description
+    assert client.get_model_version("m", first.version).description.startswith("**Promoted to @champion**")
     better = register_and_promote("m", _log_model(store), {"f1": 0.97}, lambda uri: {"f1": 0.95}, [], "f1")
     assert better.promoted and str(client.get_model_version_by_alias("m", CHAMPION).version) == better.version
 

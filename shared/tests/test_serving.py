@@ -21,6 +21,10 @@ class Item(BaseModel):
     x: float = Field(ge=0, le=100)
 
 
+class Answer(BaseModel):
+    y: float
+
+
 class Scaler:
     def __init__(self, factor: float) -> None:
         self.factor = factor
@@ -43,6 +47,7 @@ def make_client(tmp_path: Path, **kw: Any) -> TestClient:
     spec = ServingSpec(
         model_name="demo",
         item_schema=Item,
+        answer_schema=Answer,
         load=load,
         export_dir=tmp_path / "export",
         cache_dir=tmp_path / "cache",
@@ -158,6 +163,7 @@ def picky_client(tmp_path: Path, export_dir: Path) -> TestClient:
     spec = ServingSpec(
         model_name="demo",
         item_schema=Item,
+        answer_schema=Answer,
         load=lambda path: Picky(float((path / "factor.txt").read_text())),
         export_dir=export_dir,
         cache_dir=tmp_path / "cache",
@@ -182,3 +188,64 @@ def test_predictor_input_errors_are_422_and_extra_endpoints_serve(tmp_path: Path
 def test_extra_endpoints_say_503_without_a_model(tmp_path: Path) -> None:
     with picky_client(tmp_path, tmp_path / "missing") as client:
         assert client.get("/describe").status_code == 503
+
+
+def test_openapi_document_is_valid_and_every_ref_resolves(client: TestClient) -> None:
+    from openapi_spec_validator import validate
+
+    document = client.get("/openapi.json").json()
+    validate(document)  # raises on any invalid part, unresolvable $ref included
+    text = json.dumps(document)
+    for name in ("Item", "PredictBatch", "Prediction", "PredictionBatch", "ErrorBody"):
+        assert name in document["components"]["schemas"], name
+    assert "#/$defs/" not in text
+    predict = document["paths"]["/predict"]["post"]
+    assert {"200", "413", "415", "422", "503"} <= set(predict["responses"])
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            ok = operation["responses"]["200"]
+            assert ok.get("content"), f"{method.upper()} {path} documents no 200 body"
+    metrics = document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    assert "application/json" not in metrics
+
+
+def test_docs_page_and_its_assets_are_served_locally(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn." not in page.text and "https://" not in page.text
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/docs-assets/{asset}" in page.text
+        got = client.get(f"/docs-assets/{asset}")
+        assert got.status_code == 200 and len(got.content) > 10_000
+
+
+def test_every_endpoint_is_counted_and_timed_by_status(client: TestClient) -> None:
+    client.get("/health")
+    client.get("/ready")
+    client.get("/metadata")
+    client.post("/predict", json={"x": 1})
+    client.post("/predict", json={"x": -1})
+    text = client.get("/metrics").text
+    for handler, method, status in [
+        ("/health", "GET", "200"),
+        ("/ready", "GET", "200"),
+        ("/metadata", "GET", "200"),
+        ("/predict", "POST", "200"),
+        ("/predict", "POST", "422"),
+    ]:
+        labels = f'handler="{handler}",method="{method}",status="{status}"'
+        assert f"http_requests_total{{{labels}}} 1.0" in text, labels
+        assert f"http_request_duration_seconds_count{{{labels}}} 1.0" in text, labels
+
+
+def test_body_that_is_not_json_is_415(client: TestClient) -> None:
+    for media in ("text/plain", "application/x-www-form-urlencoded", "application/gzip"):
+        got = client.post("/predict", content=b'{"x": 1}', headers={"content-type": media})
+        assert got.status_code == 415, media
+        assert media in got.json()["error"]
+    assert (
+        client.post(
+            "/predict", content=b'{"x": 1}', headers={"content-type": "application/json; charset=utf-8"}
+        ).status_code
+        == 200
+    )

@@ -12,11 +12,11 @@ from pathlib import Path
 from fastapi import FastAPI
 from mlcore import tracking
 from mlcore.config import hydra_entry, load_params
-from mlcore.serving import ServingSpec, create_app, run
+from mlcore.serving import ServingSpec, create_app, run, run_workers, worker_config_path
 from omegaconf import DictConfig
 
 from . import CONFIG_DIR, PROJECT_ROOT
-from .schemas import Item, load_predictor
+from .schemas import Answer, Item, load_predictor
 
 
 def build_app(cfg: DictConfig, root: Path = PROJECT_ROOT) -> FastAPI:
@@ -26,6 +26,7 @@ def build_app(cfg: DictConfig, root: Path = PROJECT_ROOT) -> FastAPI:
         ServingSpec(
             model_name=cfg.project.model_name,
             item_schema=Item,
+            answer_schema=Answer,
             load=load_predictor,
             export_dir=root / cfg.paths.export,
             cache_dir=root / serve.cache_dir / str(os.getpid()),
@@ -42,27 +43,16 @@ def build_app(cfg: DictConfig, root: Path = PROJECT_ROOT) -> FastAPI:
 
 
 def app_from_params() -> FastAPI:
-    """Factory for ``uvicorn --factory`` (reads params.yaml)."""
-    return build_app(load_params(PROJECT_ROOT / "params.yaml"))
+    """Factory for ``uvicorn --factory``: params.yaml, or the resolved config of a multi-worker `make serve`."""
+    return build_app(load_params(worker_config_path(PROJECT_ROOT / "params.yaml")))
 
 
 def serve(cfg: DictConfig) -> None:
-    if cfg.serve.workers > 1:
-        import uvicorn
-        from mlcore.logs import configure_json_logging
-
-        configure_json_logging(cfg.serve.log_level)
-        uvicorn.run(
-            f"{__name__}:app_from_params",
-            factory=True,
-            host=cfg.serve.host,
-            port=cfg.serve.port,
-            workers=cfg.serve.workers,
-            access_log=False,
-            log_config=None,
-        )
+    serve = cfg.serve
+    if serve.workers > 1:
+        run_workers(f"{__name__}:app_from_params", cfg, serve.host, serve.port, serve.workers, serve.log_level)
         return
-    run(build_app(cfg), host=cfg.serve.host, port=cfg.serve.port, log_level=cfg.serve.log_level)
+    run(build_app(cfg), host=serve.host, port=serve.port, log_level=serve.log_level)
 
 
 main = hydra_entry(CONFIG_DIR)(serve)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlcore.clusters import ClusterPredictor
+from mlcore.clusters import ClusterPredictor, SegmentAnswer
 from mlcore.errors import InputError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -119,6 +119,9 @@ class Customer(BaseModel):
 
 
 Item = Customer
+
+
+Answer = SegmentAnswer
 
 
 class Predictor(ClusterPredictor):

@@ -380,6 +380,15 @@ class Item(BaseModel):
 NUMERIC = [name for name, field in Item.model_fields.items() if field.annotation in (float, float | None)]
 
 
+class Answer(BaseModel):
+    """One answer: the predicted value and its conformal interval."""
+
+    prediction: float = Field(description="Predicted target value.")
+    interval: list[float] = Field(min_length=2, max_length=2, description="[low, high] prediction interval.")
+    interval_coverage: float = Field(description="Share of held-out values the interval covered (target).")
+    currency: str = Field(description="Unit of the prediction.")
+
+
 class Predictor:
     """A fitted regression pipeline with its conformal interval half-width (log scale)."""
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, Field
 
 from .fastcluster import compile_pipeline
 
@@ -44,6 +45,14 @@ def centres(pipeline: Any) -> np.ndarray:
         if hasattr(model, name):
             return np.asarray(getattr(model, name), dtype=float)
     raise TypeError(f"{type(model).__name__} has no cluster centres")
+
+
+class SegmentAnswer(BaseModel):
+    """One answer: the segment, its name and the distance to its centre."""
+
+    segment: int = Field(description="Segment id.")
+    segment_name: str = Field(description="The segment's name (see GET /segments).")
+    distance: float = Field(description="Distance to the segment's centre in the model's scaled feature space.")
 
 
 class ClusterPredictor:

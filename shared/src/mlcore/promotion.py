@@ -100,7 +100,8 @@ def register_and_promote(
     """Register ``model_uri`` as a new version of ``model_name`` and decide on ``@champion``.
 
     ``evaluate_champion(model_uri)`` scores the current champion on the same test data as the
-    candidate. The decision and its reason are recorded as tags on the new version.
+    candidate. The decision and its reason are recorded as tags on the new version and written into
+    its description (what the MLflow UI shows on the version's page).
     """
     import mlflow
 
@@ -127,9 +128,24 @@ def register_and_promote(
     client.set_model_version_tag(model_name, version.version, "promotion.reason", reason)
     for name, value in candidate_metrics.items():
         client.set_model_version_tag(model_name, version.version, f"metric.{name}", f"{value:.6g}")
+    client.update_model_version(model_name, version.version, description=describe(decision))
     if promoted:
         client.set_registered_model_alias(model_name, CHAMPION, version.version)
     return decision
+
+
+def describe(decision: Decision) -> str:
+    """The model version's description in the registry: the decision, its reason and the figures."""
+    verdict = "Promoted to @champion" if decision.promoted else "Registered, not promoted"
+    lines = [f"**{verdict}**: {decision.reason}", ""]
+    primary = decision.primary_metric
+    lines.append(f"- candidate {primary}: {decision.candidate.get(primary, float('nan')):.4g}")
+    if decision.champion is not None and decision.champion_version is not None:
+        lines.append(
+            f"- champion v{decision.champion_version} {primary} on the same test data: "
+            f"{decision.champion.get(primary, float('nan')):.4g}"
+        )
+    return "\n".join(lines)
 
 
 def write_decision(decision: Decision, path: str | Path) -> None:

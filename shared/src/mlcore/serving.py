@@ -8,7 +8,10 @@ a predictor (``predict(items) -> list[dict]``). The factory adds the rest:
 - ``GET /health`` (process up), ``GET /ready`` (model loaded), ``GET /metadata``, ``GET /metrics``
   (Prometheus, drift figures included), ``POST /admin/reload`` (switch to the current champion
   without a restart; requests in flight finish on the model they started with);
-- an ``x-model-version`` header on every response; a prediction log written off the request path.
+- an ``x-model-version`` header on every response; a prediction log written off the request path;
+- ``GET /docs`` (Swagger UI from a packaged copy, no CDN) over an OpenAPI document in which the
+  request body, every answer and every error response is a named schema;
+- request counts and latency histograms for every endpoint by status code on ``/metrics``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import json
 import logging
 import os
 import shutil
-import time
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -28,9 +31,13 @@ from typing import Any, Protocol
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic.json_schema import models_json_schema
 
 from . import registry
 from .errors import InputError
@@ -48,6 +55,7 @@ class Predictor(Protocol):
 class ServingSpec:
     model_name: str
     item_schema: type[BaseModel]
+    answer_schema: type[BaseModel]  # one answer of the predictor (documents /predict's response)
     load: Callable[[Path], Predictor]
     export_dir: Path
     cache_dir: Path  # private to this process: removed at shutdown
@@ -75,6 +83,60 @@ class Loaded:
 class ORJSONResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the request field at fault, or `body`.")
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a message, and for 422 the fields at fault."""
+
+    error: str = Field(description="What is wrong, in words a client can act on.")
+    detail: list[FieldError] | None = None
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class Ready(BaseModel):
+    status: str = Field(examples=["ready"])
+    model_version: str
+
+
+class Metadata(BaseModel):
+    """The served model (registry metadata; a local export carries the same fields)."""
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+    model_name: str
+    version: str
+    alias: str | None = None
+    run_id: str | None = None
+    source: str | None = None
+    git_commit: str | None = None
+    training_data: dict[str, str] = Field(default_factory=dict, description="DVC md5 of each data split.")
+    metrics: dict[str, float] = Field(default_factory=dict)
+
+
+class Reloaded(BaseModel):
+    status: str = Field(examples=["reloaded"])
+    previous_version: str | None
+    model_version: str
+
+
+ERRORS = {
+    413: "Body larger than serve.max_body_bytes",
+    415: "Body is not application/json",
+    422: "Invalid JSON, or a field out of its schema (named in `detail`)",
+    503: "No model loaded yet",
+}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorBody, "description": ERRORS.get(code, "Error")} for code in codes}
 
 
 def _error(status: int, message: str, detail: Any = None) -> ORJSONResponse:
@@ -120,13 +182,6 @@ def create_app(spec: ServingSpec) -> FastAPI:
     errors: dict[str, str] = {}
     reload_lock = asyncio.Lock()
     metrics = CollectorRegistry()
-    requests = Counter("http_requests_total", "HTTP requests", ["endpoint", "status"], registry=metrics)
-    latency = Histogram(
-        "predict_latency_seconds",
-        "Time spent in /predict",
-        registry=metrics,
-        buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
-    )
     items_total = Counter("predicted_items_total", "Items predicted", registry=metrics)
     model_info = Gauge("model_version_info", "Served model version", ["model_name", "version"], registry=metrics)
     drift_gauge = Gauge(
@@ -171,84 +226,118 @@ def create_app(spec: ServingSpec) -> FastAPI:
         # The registry download is this process's private copy; nothing else reads it.
         shutil.rmtree(spec.cache_dir, ignore_errors=True)
 
-    app = FastAPI(title=spec.title, lifespan=lifespan, default_response_class=ORJSONResponse)
+    app = FastAPI(
+        title=spec.title,
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.add_middleware(_ModelVersionHeader, state=state)
+    _instrument(app, metrics)
+    _offline_docs(app, spec.title)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> ORJSONResponse:
         log.exception("unhandled error")
         return _error(500, f"internal error: {type(exc).__name__}")
 
-    request_schema = {
-        "oneOf": [spec.item_schema.model_json_schema(), batch_model.model_json_schema()],
-    }
+    answer = create_model(
+        "Prediction", __base__=spec.answer_schema, model_version=(str, Field(description="The model that answered."))
+    )
+    answers = create_model(
+        "PredictionBatch",
+        model_version=(str, Field(description="The model that answered.")),
+        predictions=(list[spec.answer_schema], Field(description="One answer per item, in order.")),  # type: ignore[valid-type]
+    )
+    _document_predict(app, spec.item_schema, batch_model, answer, answers)
 
     @app.post(
         "/predict",
-        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": request_schema}}}},
         summary='Predict one item, or a batch as {"items": [...]}',
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"oneOf": [_ref(spec.item_schema), _ref(batch_model)]}}},
+            }
+        },
+        responses={
+            200: {
+                "description": "One answer, or one per item of a batch",
+                "content": {"application/json": {"schema": {"oneOf": [_ref(answer), _ref(answers)]}}},
+            },
+            **_errors(413, 415, 422, 503),
+        },
     )
     async def predict(request: Request) -> Response:
-        start = time.perf_counter()
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > spec.max_body_bytes:
-            requests.labels("predict", "413").inc()
             return _error(413, f"body too large: {declared} bytes > limit {spec.max_body_bytes}")
+        media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if media != "application/json" and not media.endswith("+json"):
+            return _error(415, f"body must be application/json, not {media}")
         body = bytearray()
         async for chunk in request.stream():
             body.extend(chunk)
             if len(body) > spec.max_body_bytes:
-                requests.labels("predict", "413").inc()
                 return _error(413, f"body too large: over limit {spec.max_body_bytes} bytes")
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            requests.labels("predict", "422").inc()
             return _error(422, f"body: invalid JSON ({exc})")
         batch = isinstance(payload, dict) and "items" in payload
         try:
             items = batch_model.model_validate(payload).items if batch else [item_adapter.validate_python(payload)]
         except ValidationError as exc:
             summary, details = _field_errors(exc)
-            requests.labels("predict", "422").inc()
             return _error(422, summary, details)
         loaded = state["model"]
         if loaded is None:
-            requests.labels("predict", "503").inc()
             return _error(503, "no model loaded: " + errors.get("load", "still loading"))
         try:
             outputs = loaded.predictor.predict(items)
         except InputError as exc:
-            requests.labels("predict", "422").inc()
             return _error(422, str(exc), [{"field": exc.field, "msg": exc.message, "type": "value_error"}])
         if predlog["log"] is not None:
             predlog["log"].record(loaded.version, [i.model_dump(mode="json") for i in items], outputs)
         items_total.inc(len(items))
-        requests.labels("predict", "200").inc()
-        latency.observe(time.perf_counter() - start)
         if batch:
             return ORJSONResponse({"model_version": loaded.version, "predictions": outputs})
         return ORJSONResponse({"model_version": loaded.version, **outputs[0]})
 
-    @app.get("/health", summary="The process is up")
+    @app.get("/health", summary="The process is up", response_model=Health)
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready", summary="A model is loaded")
+    @app.get("/ready", summary="A model is loaded", responses={200: {"model": Ready}, **_errors(503)})
     async def ready() -> Response:
         loaded = state["model"]
         if loaded is None:
             return _error(503, "not ready: " + errors.get("load", "model still loading"))
         return ORJSONResponse({"status": "ready", "model_version": loaded.version})
 
-    @app.get("/metadata", summary="The served model: name, version, run, training data, metrics")
+    @app.get(
+        "/metadata",
+        summary="The served model: name, version, run, training data, metrics",
+        responses={200: {"model": Metadata}, **_errors(503)},
+    )
     async def metadata() -> Response:
         loaded = state["model"]
         if loaded is None:
             return _error(503, "no model loaded: " + errors.get("load", "still loading"))
         return ORJSONResponse({"model_name": spec.model_name, **loaded.metadata})
 
-    @app.get("/metrics", summary="Prometheus metrics")
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics (text exposition format)",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "Prometheus text format",
+                "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+            }
+        },
+    )
     async def prometheus() -> Response:
         _refresh_drift()
         if predlog["log"] is not None:
@@ -278,12 +367,29 @@ def create_app(spec: ServingSpec) -> FastAPI:
                 return _error(503, "no model loaded: " + errors.get("load", "still loading"))
             return ORJSONResponse(describe(loaded.predictor))
 
-        app.add_api_route(path, endpoint, methods=["GET"], summary=f"{path.strip('/')} of the served model")
+        app.add_api_route(
+            path,
+            endpoint,
+            methods=["GET"],
+            summary=f"{path.strip('/')} of the served model",
+            responses={
+                200: {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
+                **_errors(503),
+            },
+        )
 
     for path, describe in spec.extra_get.items():
         add_extra_get(path, describe)
 
-    @app.post("/admin/reload", summary="Switch to the current @champion without a restart")
+    @app.post(
+        "/admin/reload",
+        summary="Switch to the current @champion without a restart",
+        responses={
+            200: {"model": Reloaded},
+            403: {"model": ErrorBody, "description": "Admin token missing or wrong"},
+            **_errors(503),
+        },
+    )
     async def reload(request: Request) -> Response:
         if spec.admin_token and request.headers.get("x-admin-token") != spec.admin_token:
             return _error(403, "x-admin-token header missing or wrong")
@@ -299,6 +405,86 @@ def create_app(spec: ServingSpec) -> FastAPI:
         return ORJSONResponse({"status": "reloaded", "previous_version": previous, "model_version": loaded.version})
 
     return app
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _document_predict(app: FastAPI, *models: type[BaseModel]) -> None:
+    """Put the request and answer models (and what they nest) into the document's components, so
+    every ``$ref`` resolves from the document root."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            _, defs = models_json_schema(
+                [(m, "validation") for m in models], ref_template="#/components/schemas/{model}"
+            )
+            document.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _instrument(app: FastAPI, registry: CollectorRegistry) -> None:
+    """Request counts and latency histograms for every endpoint, by method and status code."""
+    from prometheus_fastapi_instrumentator import Instrumentator, metrics
+
+    buckets = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+    instrumentator = Instrumentator(should_group_status_codes=False, registry=registry)
+    instrumentator.add(metrics.requests(registry=registry), metrics.latency(buckets=buckets, registry=registry))
+    instrumentator.instrument(app)
+
+
+def _offline_docs(app: FastAPI, title: str) -> None:
+    """Swagger UI at /docs from the assets packaged in ``swagger-ui-py`` (works with no network)."""
+    from importlib.resources import files
+
+    assets = "/docs-assets"
+    app.mount(assets, StaticFiles(directory=str(files("swagger_ui") / "static")), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{title} - API docs",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+        )
+
+
+CONFIG_ENV = "MLCORE_SERVE_CONFIG"  # the resolved config every worker of a multi-worker server builds from
+
+
+def worker_config_path(default: str | Path) -> Path:
+    """The config a worker builds its app from: the serving command's resolved config, else ``default``."""
+    return Path(os.environ.get(CONFIG_ENV) or default)
+
+
+def run_workers(factory: str, config: Any, host: str, port: int, workers: int, log_level: str = "info") -> None:
+    """Serve the app factory ``factory`` ("module:function") in ``workers`` processes.
+
+    Each worker process imports the factory afresh; it finds this command's resolved ``config``
+    (overrides included) through ``CONFIG_ENV``, so every worker serves with the same settings as
+    a single-process server would.
+    """
+    import uvicorn
+    from omegaconf import OmegaConf
+
+    from .logs import configure_json_logging
+
+    configure_json_logging(log_level)
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="serve-config-", delete=False) as fh:
+        fh.write(OmegaConf.to_yaml(config, resolve=True))
+    os.environ[CONFIG_ENV] = fh.name
+    try:
+        uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, access_log=False, log_config=None)
+    finally:
+        os.environ.pop(CONFIG_ENV, None)
+        Path(fh.name).unlink(missing_ok=True)
 
 
 def run(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "info") -> None:

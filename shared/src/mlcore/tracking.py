@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .paths import store_root
+from .progress import say
 
 DB_NAME = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
@@ -48,8 +49,19 @@ def artifact_root(project: str | Path) -> Path:
     return store_root(project) / ARTIFACTS_DIR
 
 
-def configure(project: str | Path, experiment: str) -> str:
-    """Point MLflow at the store and select (or create) ``experiment``; return its id."""
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")  # the UI's model-training view
+
+
+def experiment_url(experiment_id: str, ui: str = "http://127.0.0.1:5000") -> str:
+    """Link to the experiment's runs in the MLflow UI (``make ui``), on the model-training view."""
+    return f"{ui}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+
+
+def configure(project: str | Path, experiment: str, description: str | None = None) -> str:
+    """Point MLflow at the store and select (or create) ``experiment``; return its id.
+
+    The experiment is marked as model training (the UI then opens on runs, not GenAI traces) and
+    gets a description (``mlflow.note.content``) unless it has one."""
     quiet_environment()
     import mlflow
 
@@ -66,22 +78,42 @@ def configure(project: str | Path, experiment: str) -> str:
         exp_id = client.create_experiment(experiment, artifact_location=location)
     else:
         exp_id = exp.experiment_id
+    tags = exp.tags if exp is not None else {}
+    if tags.get(EXPERIMENT_KIND[0]) != EXPERIMENT_KIND[1]:
+        client.set_experiment_tag(exp_id, *EXPERIMENT_KIND)
+    if "mlflow.note.content" not in tags:
+        text = description or (
+            f"Runs of the `{Path(project).resolve().name}` project: training (`make train`), sweeps "
+            "(`make sweep`, one parent run with a child run per trial) and the evaluation of each trained model."
+        )
+        client.set_experiment_tag(exp_id, "mlflow.note.content", text)
     mlflow.set_experiment(experiment_id=exp_id)
     return exp_id
 
 
-def git_commit(project: str | Path) -> str:
-    """HEAD commit of the repository holding ``project`` (``-dirty`` if it has changes)."""
+# Files the pipeline itself rewrites (composed config, DVC's lock): changing them does not make
+# the code a run trained with differ from the commit.
+GENERATED = ("params.yaml", "dvc.lock")
+
+
+def git_state(project: str | Path) -> tuple[str, bool]:
+    """HEAD commit of the repository holding ``project`` and whether the project's files differ
+    from it (files the pipeline writes itself, ``GENERATED``, do not count)."""
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True, check=True
         ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "."], cwd=project, capture_output=True, text=True, check=True
+        excluded = [f":(exclude,glob)**/{name}" for name in GENERATED]
+        changes = subprocess.run(
+            ["git", "status", "--porcelain", "--", ".", *excluded],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (subprocess.CalledProcessError, FileNotFoundError):
-        return "unknown"
-    return f"{sha}-dirty" if dirty else sha
+        return "unknown", False
+    return sha, bool(changes)
 
 
 def dvc_md5(path: str | Path) -> str:
@@ -115,14 +147,33 @@ def log_run_context(
     """Record the resolved config, params, git commit and data hashes on the active run."""
     import mlflow
 
-    tags = {"git.commit": git_commit(project), "python": platform.python_version()}
+    commit, dirty = git_state(project)
+    tags = {"git.commit": commit, "git.dirty": str(dirty).lower(), "python": platform.python_version()}
     for name, path in data_files.items():
         tags[f"data.{name}.md5"] = dvc_md5(path)
     mlflow.set_tags(tags)
+    log_datasets(data_files)
     mlflow.log_dict(dict(config), "config/resolved.yaml")
     params = {k: str(v)[:500] for k, v in flatten(config).items() if not k.startswith(("serve.", "monitor."))}
     mlflow.log_params(params)
     return tags
+
+
+def log_datasets(data_files: Mapping[str, str | Path]) -> None:
+    """Each data split as an MLflow dataset input of the active run (context = the split's name)."""
+    import warnings
+
+    import mlflow
+    import pandas as pd
+
+    for name, path in data_files.items():
+        frame = pd.read_parquet(path)
+        with warnings.catch_warnings():  # MLflow's hints on source kinds and integer columns: not actionable here
+            warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+            dataset = mlflow.data.from_pandas(
+                frame, source=str(path), name=f"{Path(path).parent.name}/{Path(path).name}"
+            )
+            mlflow.log_input(dataset, context=name)
 
 
 def pip_requirements(packages: Iterable[str]) -> list[str]:
@@ -244,6 +295,7 @@ def log_training_run(
     local = Path(local_dir)
     shutil.rmtree(local, ignore_errors=True)
     mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=str(local))
+    say("train", f"in the MLflow UI (`make ui`): {experiment_url(run.info.experiment_id)}")
     return {
         "run_id": run.info.run_id,
         "model_uri": info.model_uri,

@@ -68,7 +68,27 @@ def test_metrics_count_predictions(server: str) -> None:
     httpx.post(f"{server}/predict", json=EXAMPLE)
     text = httpx.get(f"{server}/metrics").text
     assert "predicted_items_total" in text
-    assert 'http_requests_total{endpoint="predict",status="200"}' in text
+    assert 'http_requests_total{handler="/predict",method="POST",status="200"}' in text
+    assert 'http_request_duration_seconds_count{handler="/predict",method="POST",status="200"}' in text
+
+
+def test_two_workers_serve_with_the_overrides_given(trained: dict[str, Any]) -> None:
+    """`make serve OVERRIDES="serve.workers=2 serve.max_batch=1"`: both workers apply max_batch=1."""
+    import sys
+
+    from mlcore.smoke import free_port, running_server
+
+    root = trained["root"]
+    port = free_port()
+    env = {"ML_PROJECT_ROOT": str(root), "ML_STORE_ROOT": str(root), "PYTHONPATH": str(ROOT / "src")}
+    cmd = [sys.executable, "-m", "spam_classifier.api", f"serve.port={port}", "serve.host=127.0.0.1"]
+    cmd += ["serve.workers=2", "serve.max_batch=1", "serve.prediction_log=null"]
+    with running_server(cmd, port, cwd=root, env=env) as (base, _), httpx.Client() as client:
+        pairs = [client.post(f"{base}/predict", json={"items": [EXAMPLE, EXAMPLE]}) for _ in range(12)]
+        ones = [client.post(f"{base}/predict", json={"items": [EXAMPLE]}) for _ in range(12)]
+    assert {r.status_code for r in pairs} == {422}, [r.text for r in pairs if r.status_code != 422][:1]
+    assert all("items" in r.json()["error"] for r in pairs)
+    assert {r.status_code for r in ones} == {200}
 
 
 def test_reload_switches_without_failing_requests(server: str) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from mlcore.clusters import ClusterPredictor
+from mlcore.clusters import ClusterPredictor, SegmentAnswer
 from pydantic import BaseModel, ConfigDict, Field
 
 EXAMPLE = {"eruptions": 3.6, "waiting": 79.0}
@@ -18,6 +18,9 @@ class Item(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
     eruptions: float = Field(gt=0, le=10, description="Eruption length in minutes (0-10).")
     waiting: float = Field(gt=0, le=200, description="Minutes to the next eruption (0-200).")
+
+
+Answer = SegmentAnswer
 
 
 class Predictor(ClusterPredictor):

@@ -51,6 +51,14 @@ class Item(BaseModel):
     z: float | None = Field(default=None, ge=0, le=35, description="Depth in mm (0-35); imputed if missing.")
 
 
+class Answer(BaseModel):
+    """One answer: the predicted value and its conformal interval."""
+
+    prediction: float = Field(description="Predicted target value.")
+    interval: list[float] = Field(min_length=2, max_length=2, description="[low, high] prediction interval.")
+    interval_coverage: float = Field(description="Share of held-out values the interval covered (target).")
+
+
 class Predictor:
     """A fitted regression pipeline with its conformal interval half-width (log scale)."""
 

@@ -27,6 +27,17 @@ class Item(BaseModel):
     text: str = Field(min_length=1, max_length=10_000, description="The message text (1 to 10,000 characters).")
 
 
+class Answer(BaseModel):
+    """One answer: the label, the positive label's probability and the decision threshold."""
+
+    model_config = ConfigDict(
+        extra="allow",  # plus "<positive label>_probability", e.g. spam_probability
+        json_schema_extra={"examples": [{"label": "spam", "spam_probability": 0.97, "threshold": 0.34}]},
+    )
+    label: str = Field(description="The predicted label (positive when the probability reaches the threshold).")
+    threshold: float = Field(description="Decision threshold on the positive label's probability.")
+
+
 class Predictor:
     """A fitted text pipeline with its decision threshold."""
 

@@ -11,8 +11,9 @@ from mlcore.config import load_params
 from mlcore.evaluation import regression_metrics, regression_plot_data, write_plots
 from mlcore.progress import say, step
 from omegaconf import DictConfig
-from sklearn.inspection import permutation_importance
+from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold
+from tqdm import tqdm
 
 from .. import PROJECT_ROOT
 from ..model import build_model
@@ -40,7 +41,9 @@ def cross_validate(cfg: DictConfig, frame: pd.DataFrame) -> dict[str, float]:
     folds = KFold(n_splits=cfg.train.cv_folds, shuffle=True, random_state=cfg.train.split.seed)
     x, y = frame.drop(columns=[cfg.data.target]), frame[cfg.data.target].to_numpy(dtype=float)
     scores: dict[str, list[float]] = {}
-    for fit_idx, score_idx in folds.split(x):
+    for fit_idx, score_idx in tqdm(
+        folds.split(x), total=cfg.train.cv_folds, desc="cv folds", disable=None, leave=False
+    ):
         model = build_model(cfg.model, cfg.data, seed=cfg.train.split.seed).fit(x.iloc[fit_idx], y[fit_idx])
         for name, value in regression_metrics(y[score_idx], model.predict(x.iloc[score_idx])).items():
             scores.setdefault(name, []).append(value)
@@ -51,12 +54,20 @@ def cross_validate(cfg: DictConfig, frame: pd.DataFrame) -> dict[str, float]:
 
 
 def importance(predictor: Predictor, test: pd.DataFrame, cfg: DictConfig, top: int = 20) -> pd.DataFrame:
-    """Permutation importance (drop in R^2) of each input feature on the test split."""
+    """Permutation importance (mean drop in R^2 over ``train.permutation_repeats`` shuffles) of each
+    input feature on the test split, one feature at a time behind a progress bar."""
     x, y = test.drop(columns=[cfg.data.target]), test[cfg.data.target].to_numpy(dtype=float)
-    result = permutation_importance(
-        predictor.pipeline, x, y, scoring="r2", n_repeats=cfg.train.permutation_repeats, random_state=0
-    )
-    table = pd.DataFrame({"feature": x.columns, "importance": result.importances_mean})
+    rng = np.random.default_rng(0)
+    baseline = r2_score(y, predictor.pipeline.predict(x))
+    drops = []
+    for name in tqdm(x.columns, desc="permutation importance", disable=None, leave=False):
+        shuffled = x.copy()
+        scores = []
+        for _ in range(cfg.train.permutation_repeats):
+            shuffled[name] = rng.permutation(x[name].to_numpy())
+            scores.append(r2_score(y, predictor.pipeline.predict(shuffled)))
+        drops.append(baseline - float(np.mean(scores)))
+    table = pd.DataFrame({"feature": x.columns, "importance": drops})
     return table.sort_values("importance", ascending=False).head(top).reset_index(drop=True)
 
 

@@ -1,0 +1,122 @@
+"""/docs in a real headless browser (Debian's chromium driven by Playwright) with the network blocked.
+
+The app runs under uvicorn on 127.0.0.1; every request the page makes to any other address is
+aborted and recorded. The page must render the predict operation and its schemas with no error,
+no unresolved reference and no request leaving the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from mlcore.registry import METADATA_FILE
+from mlcore.serving import ServingSpec, create_app
+from mlcore.smoke import free_port
+from pydantic import BaseModel, ConfigDict, Field
+
+pytestmark = pytest.mark.slow
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": "hello"}]})
+    text: str = Field(min_length=1, description="Some text.")
+
+
+class Answer(BaseModel):
+    length: int
+
+
+class Counter:
+    def predict(self, items: list[Item]) -> list[dict[str, int]]:
+        return [{"length": len(item.text)} for item in items]
+
+
+CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+SHOTS = Path(os.environ.get("DOCS_SCREENSHOT_DIR", "")) if os.environ.get("DOCS_SCREENSHOT_DIR") else None
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import uvicorn
+
+    tmp = tmp_path_factory.mktemp("docs")
+    (tmp / "export").mkdir()
+    (tmp / "export" / METADATA_FILE).write_text(json.dumps({"version": "1"}))
+    spec = ServingSpec(
+        model_name="demo",
+        item_schema=Item,
+        answer_schema=Answer,
+        load=lambda _: Counter(),
+        export_dir=tmp / "export",
+        cache_dir=tmp / "cache",
+        prefer_registry=False,
+        title="Docs check",
+    )
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(spec), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    yield url
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_docs_render_offline_with_the_predict_operation(base: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"no chromium at {CHROMIUM}: `make test` installs Debian's chromium package"
+    blocked: list[str] = []
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        try:
+            page = browser.new_page()
+
+            def only_loopback(route) -> None:  # type: ignore[no-untyped-def]
+                if route.request.url.startswith(base):
+                    route.continue_()
+                else:
+                    blocked.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", only_loopback)
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
+            page.goto(f"{base}/docs", wait_until="networkidle")
+            operation = page.locator(".opblock-post:has-text('/predict')")
+            operation.first.wait_for(timeout=20_000)
+            operation.first.locator(".opblock-summary").click()
+            page.locator(".opblock-body").first.wait_for(timeout=10_000)
+            page.wait_for_timeout(500)
+            text = page.inner_text("body")
+            if SHOTS is not None:
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(SHOTS / "docs.png"), full_page=True)
+        finally:
+            browser.close()
+    assert "Could not resolve reference" not in text
+    assert "Failed to load API definition" not in text
+    assert "Predict one item" in text
+    for name in ("Item", "PredictBatch", "Prediction", "PredictionBatch", "ErrorBody"):
+        assert name in text, f"schema {name} not shown"
+    assert not problems, problems
+    assert not blocked, f"the page asked for outside addresses: {blocked}"
