@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 # Every folder with a dvc.yaml and a .cruft.json is a project generated from the template.
 PROJECTS := $(patsubst %/.cruft.json,%,$(wildcard */.cruft.json))
 # The install stamp changes whenever a pinned requirement or a package's metadata changes.
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt shared/pyproject.toml $(addsuffix /pyproject.toml,$(PROJECTS)) 2>/dev/null | md5sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-serve.txt constraints.txt shared/pyproject.toml $(addsuffix /pyproject.toml,$(PROJECTS)) 2>/dev/null | md5sum | cut -c1-12)
 export PATH := $(VENV)/bin:$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
@@ -23,7 +23,7 @@ help: ## List the targets
 
 venv: $(STAMP) ## Create .venv and install the pinned requirements, mlcore and every project (idempotent)
 
-$(STAMP): requirements.txt constraints.txt
+$(STAMP): requirements.txt requirements-serve.txt constraints.txt
 	@echo "[setup] installing pinned requirements into $(VENV) (first run: a few minutes; later runs only check)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@if grep -q '^torch==' requirements.txt; then $(PY) -m pip install -q "$$(grep '^torch==' requirements.txt)"; fi
@@ -74,6 +74,7 @@ sync-check: venv ## Fail when a project's template-owned files differ from the t
 lint: venv ## Ruff lint and format check over the whole suite
 	@$(VENV)/bin/ruff check shared tools tests benchmarks $(PROJECTS)
 	@$(VENV)/bin/ruff format --check shared tools tests benchmarks $(PROJECTS)
+	@$(VENV)/bin/hadolint $(addsuffix /Dockerfile,$(PROJECTS))
 
 format: venv ## Ruff fix and format
 	@$(VENV)/bin/ruff check --fix shared tools tests benchmarks $(PROJECTS)

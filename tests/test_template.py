@@ -25,6 +25,7 @@ COMMON = {
     ".gitignore",
     ".pre-commit-config.yaml",
     "Dockerfile",
+    "Dockerfile.dockerignore",
     "Makefile",
     "README.md",
     "configs/config.yaml",
@@ -59,6 +60,7 @@ COMMON = {
     "src/{package}/schemas.py",
     "src/{package}/smoke.py",
     "tests/code/test_config.py",
+    "tests/code/test_readme.py",
     "tests/code/test_transforms.py",
     "tests/conftest.py",
     "tests/data/test_dataset.py",
@@ -128,11 +130,52 @@ def test_answers_are_recorded(baked: tuple[str, Path]) -> None:
     assert all((root / entry).exists() for entry in record["skip"]), "skip lists a file the bake lacks"
 
 
+def test_tests_show_warnings_and_fail_on_the_projects_own(baked: tuple[str, Path], tmp_path: Path) -> None:
+    """A warning raised from the project's package fails its tests; third-party warnings are shown."""
+    import tomllib
+
+    _, root = baked
+    package = next(p.name for p in (root / "src").iterdir() if p.is_dir() and not p.name.endswith(".egg-info"))
+    filters = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["filterwarnings"]
+    assert not any(f.startswith("ignore") for f in filters), filters
+    probe = root / "tests" / "code" / "test_zz_warning_probe.py"
+    probe.write_text(
+        "import warnings\n"
+        f"import {package}\n\n\n"
+        "def test_warns() -> None:\n"
+        f"    exec(compile('warnings.warn(\"old\", DeprecationWarning)', '{package}', 'exec'), "
+        f"{{'warnings': warnings, '__name__': '{package}.probe'}})\n"
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", str(probe.relative_to(root))], cwd=root, capture_output=True, text=True
+        )
+    finally:
+        probe.unlink()
+    assert result.returncode == 1 and "DeprecationWarning: old" in result.stdout, result.stdout[-2000:]
+
+
+def test_dockerfile_passes_hadolint(baked: tuple[str, Path]) -> None:
+    _, root = baked
+    hadolint = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run([str(hadolint), "Dockerfile"], cwd=root, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_baked_project_is_a_git_and_dvc_repo(baked: tuple[str, Path]) -> None:
     _, root = baked
     assert (root / ".git").is_dir()
     config = (root / ".dvc" / "config").read_text()
     assert "analytics = false" in config and "remote = local" in config
+
+
+def test_generator_prints_the_next_steps(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ML_TEMPLATE_QUIET"}
+    cmd = [str(Path(sys.executable).parent / "cookiecutter"), "--no-input", "-o", str(tmp_path), str(TEMPLATE)]
+    result = subprocess.run([*cmd, "task_type=clustering"], env=env, capture_output=True, text=True, check=True)
+    assert "Next steps:" in result.stdout
+    for command in ("cd ", "make install", "make test", "make train", "make serve"):
+        assert command in result.stdout, command
 
 
 @pytest.mark.parametrize(

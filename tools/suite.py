@@ -27,8 +27,11 @@ def answers(project: Path) -> dict[str, Any]:
 
 
 def bake(context: dict[str, str], output_dir: Path) -> Path:
+    import os
+
     from cookiecutter.main import cookiecutter
 
+    os.environ["ML_TEMPLATE_QUIET"] = "1"  # no "next steps" from the post-generation hook
     return Path(cookiecutter(str(TEMPLATE), no_input=True, extra_context=context, output_dir=str(output_dir)))
 
 

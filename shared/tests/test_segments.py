@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from mlcore.segments import (
     describe_names,
     overall_stats,
     profile,
+    segment_colours,
     unique_names,
     write_report,
 )
@@ -62,13 +64,23 @@ def test_report_is_one_self_contained_page(table: pd.DataFrame, tmp_path: Path) 
         labels=labels,
         projection=table[["a", "b"]].to_numpy(),
         columns=["a", "b"],
-        metrics={"silhouette": 0.6},
+        metrics={"test_silhouette": 0.6},
         curve=curve,
+        k_choice="k = 2: the best rank sum",
     )
     page = path.read_text()
     assert page.count("data:image/png;base64,") == 4
     assert "small &lt;b&gt;" in page and "big" in page  # names are escaped
     assert "60.0%" in page and not list(tmp_path.glob("*.tmp"))
+    headers = re.findall(r"<th>([^<]*)</th>", page)
+    assert "Share of value" in headers and "Mean a" in headers
+    assert not any("_" in h for h in headers), headers  # people read the table, not column names
+    assert "Test silhouette" in page
+    assert page.count("k = 2: the best rank sum") == 2  # above the profiles and under the curve
+    assert ".scroll{overflow-x:auto" in page  # a wide table scrolls inside the page
+    colours = segment_colours([0, 1])
+    assert re.findall(r"class=swatch style='background:(#[0-9a-f]{6})'", page) == [colours[0], colours[1]]
+    assert len(set(colours.values())) == 2
 
 
 def test_choose_k_uses_both_scores_and_the_constraints() -> None:

@@ -124,17 +124,43 @@ def _png(draw: Callable[[Any], None], size: tuple[float, float]) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _table_html(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+HEADERS = {
+    "segment": "Segment",
+    "name": "Name",
+    "size": "Rows",
+    "share": "Share of rows",
+    "value_share": "Share of value",
+}
+
+
+def header(column: str) -> str:
+    """A column name as people read it: ``mean_recency_days`` -> ``Mean recency days``."""
+    if column in HEADERS:
+        return HEADERS[column]
+    text = column.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def segment_colours(segments: Sequence[int]) -> dict[int, str]:
+    """One colour per segment, the same in every plot and in the table."""
+    import matplotlib
+
+    palette = matplotlib.colormaps["tab10"]
+    return {s: matplotlib.colors.to_hex(palette(i % 10)) for i, s in enumerate(sorted(segments))}
+
+
+def _table_html(records: Sequence[Mapping[str, Any]], columns: Sequence[str], colours: Mapping[int, str]) -> str:
+    head = "<th></th>" + "".join(f"<th>{html.escape(header(c))}</th>" for c in columns)
     rows = []
     for record in records:
+        swatch = f"<td class=swatch style='background:{colours[int(record['segment'])]}'></td>"
         cells = []
         for c in columns:
             v = record.get(c, "")
             text = f"{v:.1%}" if "share" in c and isinstance(v, float) else (f"{v:,.2f}" if isinstance(v, float) else v)
             cells.append(f"<td>{html.escape(str(text))}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        rows.append("<tr>" + swatch + "".join(cells) + "</tr>")
+    return f"<div class=scroll><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
 
 
 def write_report(
@@ -149,18 +175,21 @@ def write_report(
     metrics: Mapping[str, float],
     curve: pd.DataFrame | None = None,
     notes: Sequence[str] = (),
+    k_choice: str | None = None,
 ) -> Path:
     """One HTML file: profile table, 2-D projection coloured by segment, per-segment feature
-    distributions, segment sizes and value shares, and the k-selection curve when given."""
+    distributions, segment sizes and value shares, and the k-selection curve when given, with
+    ``k_choice`` (how k was chosen) in words. Each segment has one colour throughout."""
     names = {int(r["segment"]): str(r["name"]) for r in records}
     labels = np.asarray(labels, dtype=int)
     segments = sorted(names)
+    colours = segment_colours(segments)
 
     def projection_plot(fig: Any) -> None:
         ax = fig.add_subplot()
         for s in segments:
             mask = labels == s
-            ax.scatter(projection[mask, 0], projection[mask, 1], s=4, alpha=0.5, label=names[s])
+            ax.scatter(projection[mask, 0], projection[mask, 1], s=4, alpha=0.5, label=names[s], color=colours[s])
         ax.set_xlabel("component 1")
         ax.set_ylabel("component 2")
         ax.legend(fontsize=7, markerscale=3)
@@ -171,16 +200,22 @@ def write_report(
         for i, c in enumerate(columns, start=1):
             ax = fig.add_subplot((n + 2) // 3, 3, i)
             values = [table[c].to_numpy(dtype=float)[labels == s] for s in segments]
-            ax.boxplot(values, showfliers=False)
-            ax.set_xticks(range(1, len(segments) + 1), [names[s] for s in segments], rotation=30, fontsize=7)
-            ax.set_title(c, fontsize=9)
+            boxes = ax.boxplot(values, showfliers=False, patch_artist=True)
+            for box, s in zip(boxes["boxes"], segments, strict=True):
+                box.set_facecolor(colours[s])
+            ax.set_xticks(
+                range(1, len(segments) + 1), [names[s] for s in segments], rotation=30, fontsize=7, ha="right"
+            )
+            ax.set_title(header(c), fontsize=9)
 
     def sizes(fig: Any) -> None:
         ax = fig.add_subplot()
         x = np.arange(len(records))
-        ax.bar(x - 0.2, [r["share"] for r in records], width=0.4, label="share of rows")
+        fill = [colours[int(r["segment"])] for r in records]
+        ax.bar(x - 0.2, [r["share"] for r in records], width=0.4, color=fill, label="share of rows (solid)")
         if all("value_share" in r for r in records):
-            ax.bar(x + 0.2, [r["value_share"] for r in records], width=0.4, label="share of value")
+            ax.bar(x + 0.2, [r["value_share"] for r in records], width=0.4, color=fill, alpha=0.45, hatch="//",
+                   edgecolor="#333333", label="share of value (hatched)")  # fmt: skip
         ax.set_xticks(x, [str(r["name"]) for r in records], rotation=20, fontsize=8)
         ax.legend()
         ax.set_title("segment sizes and value shares")
@@ -191,6 +226,8 @@ def write_report(
         ax.plot(curve["k"], curve["silhouette"], "o-", label="silhouette (higher is better)")
         other = ax.twinx()
         other.plot(curve["k"], curve["davies_bouldin"], "s--", color="tab:red", label="Davies-Bouldin (lower)")
+        chosen = len(segments)
+        ax.axvline(chosen, color="#555555", linestyle=":", label=f"chosen k = {chosen}")
         ax.set_xlabel("k")
         ax.set_ylabel("silhouette")
         other.set_ylabel("Davies-Bouldin")
@@ -205,23 +242,31 @@ def write_report(
     ]
     if curve is not None:
         figures.append(("Choosing k", _png(k_curve, (7, 4))))
+    captions = {"Choosing k": k_choice} if k_choice else {}
     profile_columns = ["segment", "name", "size", "share"]
     if all("value_share" in r for r in records):
         profile_columns.append("value_share")
     profile_columns += [f"mean_{c}" for c in columns]
-    metric_items = "".join(f"<li>{html.escape(k)}: {v:.4f}</li>" for k, v in metrics.items())
+    metric_items = "".join(f"<li>{html.escape(header(k))}: {v:.4f}</li>" for k, v in metrics.items())
     body = [
         f"<h1>{html.escape(title)}</h1>",
         *(f"<p>{html.escape(n)}</p>" for n in notes),
         f"<ul>{metric_items}</ul>",
+        *([f"<p class=k-choice>{html.escape(k_choice)}</p>"] if k_choice else []),
         "<h2>Segment profiles</h2>",
-        _table_html(records, profile_columns),
-        *(f'<h2>{html.escape(t)}</h2><img alt="{html.escape(t)}" src="data:image/png;base64,{b}">' for t, b in figures),
+        _table_html(records, profile_columns, colours),
+        *(
+            f'<h2>{html.escape(t)}</h2><img alt="{html.escape(t)}" src="data:image/png;base64,{b}">'
+            + (f"<p>{html.escape(captions[t])}</p>" if t in captions else "")
+            for t, b in figures
+        ),
     ]
     style = (
         "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-        "th{background:#f3f3f3}img{max-width:100%}"
+        ".scroll{overflow-x:auto;max-width:100%}"
+        "table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+        "th{background:#f3f3f3;white-space:normal;vertical-align:bottom}td.swatch{width:1em;padding:0}"
+        "img{max-width:100%}.k-choice{background:#f6f6f6;padding:.6em 1em;border-left:4px solid #888}"
     )
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"

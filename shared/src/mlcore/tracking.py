@@ -248,6 +248,7 @@ def log_training_run(
     import json
     import shutil
     import tempfile
+    import warnings
 
     import mlflow
     import skops.io
@@ -261,10 +262,10 @@ def log_training_run(
     schemas_module = f"{package}.schemas"
     schemas = importlib.import_module(schemas_module)
     output_example = pyfunc.SuiteModel(schemas, predictor).predict(input_example)
-    signature = ModelSignature(
-        inputs=pyfunc.input_schema(schemas.Item, list(input_example.columns)),
-        outputs=infer_signature(input_example, output_example).outputs,
-    )
+    with warnings.catch_warnings():  # MLflow's hint on integer columns: answers never miss a value
+        warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+        outputs = infer_signature(input_example, output_example).outputs
+    signature = ModelSignature(inputs=pyfunc.input_schema(schemas.Item, list(input_example.columns)), outputs=outputs)
     with tempfile.TemporaryDirectory() as tmp:
         profile_path = Path(tmp) / "reference_profile.json"
         profile_path.write_text(json.dumps(profile), encoding="utf-8")

@@ -1,5 +1,6 @@
 """Keep the chosen task type's files, drop the other variants, make the folder a git repo if needed."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,3 +20,15 @@ shutil.rmtree(root / "_variants")
 inside_git = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], capture_output=True, cwd=root).returncode == 0
 if not inside_git and shutil.which("git"):
     subprocess.run(["git", "init", "-q"], cwd=root, check=False)
+
+if not os.environ.get("ML_TEMPLATE_QUIET"):  # the suite's own re-bakes (sync check) stay quiet
+    print(
+        f"""
+Created {root.name} ({TASK}). Next steps:
+  cd {root}
+  make install     # inside the suite: the suite's .venv; elsewhere: make install MLCORE=<suite>/shared
+  make test        # code, data and model tests on the shipped sample
+  make train       # the DVC pipeline: ingest -> ... -> promote (MLflow run, registry, @champion)
+  make serve       # the API on http://127.0.0.1:8000 (docs at /docs); README.md has an example request
+"""
+    )

@@ -24,6 +24,19 @@ from .. import PROJECT_ROOT
 from ..schemas import load_predictor
 
 
+def k_choice(cfg: DictConfig, k: int) -> str:
+    """How k was chosen, in words (the report prints it above the profiles and under the curve)."""
+    if cfg.model.get("n_clusters") is not None:
+        return f"k = {k} is set in the model config (model.n_clusters)."
+    sel = cfg.train.k_selection
+    return (
+        f"k = {k}: every k from {sel.k_min} to {sel.k_max} was fitted on the train split and scored on the "
+        f"validation split (curve below). Among the k of at least {sel.choose_min} (train.k_selection.choose_min) "
+        f"whose smallest segment holds at least {100 * sel.min_share:.0f}% of the rows, k = {k} has the best rank sum of "
+        "silhouette (higher is better) and Davies-Bouldin (lower is better); ties go to the smaller k."
+    )
+
+
 def profile_report(cfg: DictConfig, root: Path = PROJECT_ROOT) -> list[dict]:
     tracking.configure(root, cfg.project.experiment)
     predictor = load_predictor(root / cfg.paths.model)
@@ -52,6 +65,7 @@ def profile_report(cfg: DictConfig, root: Path = PROJECT_ROOT) -> list[dict]:
             metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
             curve=curve if curve is not None and len(curve) > 1 else None,
             notes=[f"model {cfg.model.name}, k={len(predictor.centres)}; {len(table)} rows (all splits)."],
+            k_choice=k_choice(cfg, len(predictor.centres)),
         )
     out = tracking.write_json({"segments": records}, reports / "segments.json")
     run_id = json.loads((root / cfg.paths.run_info).read_text(encoding="utf-8"))["run_id"]

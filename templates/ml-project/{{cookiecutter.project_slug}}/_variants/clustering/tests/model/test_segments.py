@@ -46,6 +46,7 @@ def test_html_report_names_every_segment_and_is_logged(trained: dict[str, Any]) 
     segments = json.loads((root / cfg.paths.reports / "segments.json").read_text())["segments"]
     assert all(s["name"] in page for s in segments)
     assert page.count("data:image/png;base64,") >= 3
+    assert f"k = {trained['run_info']['n_clusters']}" in page and "class=k-choice" in page  # how k was chosen
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(trained["run_info"]["run_id"], "segments")}
     assert {"segments/segments.html", "segments/segments.json"} <= artifacts
 
