@@ -31,6 +31,18 @@ def test_health_ready_metadata(server: str, trained: dict[str, Any]) -> None:
     assert meta["metrics"]
 
 
+def test_openapi_document_is_valid_and_names_the_schemas(server: str) -> None:
+    from openapi_spec_validator import validate
+
+    document = httpx.get(f"{server}/openapi.json").json()
+    validate(document)  # every $ref resolves from the document root
+    schemas = document["components"]["schemas"]
+    assert {Item.__name__, "PredictBatch", "Prediction", "PredictionBatch", "ErrorBody"} <= set(schemas)
+    assert set(Item.model_fields) <= set(schemas[Item.__name__]["properties"])
+    docs = httpx.get(f"{server}/docs")
+    assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text
+
+
 def test_predict_one_and_batch_name_the_version(server: str, trained: dict[str, Any]) -> None:
     one = httpx.post(f"{server}/predict", json=EXAMPLE)
     assert one.status_code == 200, one.text
