@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from mlcore.registry import METADATA_FILE
+from mlcore.artifacts import SERVING_METADATA
 from mlcore.serving import ServingSpec, create_app
 from mlcore.smoke import free_port
 from pydantic import BaseModel, ConfigDict, Field
@@ -49,7 +49,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     tmp = tmp_path_factory.mktemp("docs")
     (tmp / "export").mkdir()
-    (tmp / "export" / METADATA_FILE).write_text(json.dumps({"version": "1"}))
+    (tmp / "export" / SERVING_METADATA).write_text(json.dumps({"version": "1"}))
     spec = ServingSpec(
         model_name="demo",
         item_schema=Item,

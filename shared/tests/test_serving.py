@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from mlcore.artifacts import SERVING_METADATA
 from mlcore.predlog import read_window
-from mlcore.registry import METADATA_FILE
 from mlcore.serving import ServingSpec, create_app
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,7 +40,9 @@ def load(path: Path) -> Scaler:
 def export(path: Path, version: str, factor: float) -> None:
     path.mkdir(parents=True, exist_ok=True)
     (path / "factor.txt").write_text(str(factor))
-    (path / METADATA_FILE).write_text(json.dumps({"version": version, "run_id": "r" + version, "metrics": {"m": 1.0}}))
+    (path / SERVING_METADATA).write_text(
+        json.dumps({"version": version, "run_id": "r" + version, "metrics": {"m": 1.0}})
+    )
 
 
 def make_client(tmp_path: Path, **kw: Any) -> TestClient:

@@ -8,12 +8,11 @@ the API's /metrics) and reports/drift.html (people) from the same figures. Exit 
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from mlcore import registry, tracking
+from mlcore import artifacts, registry, tracking
 from mlcore.config import hydra_entry, to_dict
 from mlcore.drift import Thresholds
 from mlcore.monitor import CannotJudge, command
@@ -24,14 +23,12 @@ from omegaconf import DictConfig
 from . import CONFIG_DIR, PROJECT_ROOT
 from .schemas import load_predictor
 
-PROFILE = Path("extra_files") / "reference_profile.json"
-
 
 def monitor(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:
     tracking.configure(root, cfg.project.experiment)
     try:
         model = registry.load_export(root / cfg.paths.export)
-        profile = json.loads((model.path / PROFILE).read_text(encoding="utf-8"))
+        profile = artifacts.reference_profile(model.path)
     except FileNotFoundError as exc:
         raise CannotJudge(f"no model or reference profile to compare with ({exc}); run `make train` first") from exc
     log_path = root / cfg.monitor.prediction_log

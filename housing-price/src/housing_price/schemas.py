@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from mlcore import artifacts
+from mlcore.evaluation import interval
 from mlcore.fasttabular import compile_regressor
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -390,13 +392,17 @@ class Answer(BaseModel):
 
 
 class Predictor:
-    """A fitted regression pipeline with its conformal interval half-width (log scale)."""
+    """A fitted regression pipeline with its conformal interval (half-width on the ``scale``
+    it was calibrated on: ``log`` for a relative interval, ``linear`` for one in dollars)."""
 
-    def __init__(self, pipeline: Any, interval_log_halfwidth: float, coverage: float, features: Sequence[str]) -> None:
+    def __init__(
+        self, pipeline: Any, halfwidth: float, coverage: float, features: Sequence[str], scale: str = "log"
+    ) -> None:
         self.pipeline = pipeline
-        self.halfwidth = float(interval_log_halfwidth)
+        self.halfwidth = float(halfwidth)
         self.coverage = float(coverage)
         self.features = list(features)
+        self.scale = scale
         self.numeric = [name for name in self.features if name in set(NUMERIC)]
         # One house at a time is scored by a compiled copy of the pipeline (mlcore.fasttabular),
         # equal to pipeline.predict to float precision; batches use the pipeline itself.
@@ -417,15 +423,15 @@ class Predictor:
             preds = np.asarray([self.compiled.predict_one(items[0].model_dump())])
         else:
             preds = self.values(self.frame([item.model_dump() for item in items]))
-        low, high = np.exp(-self.halfwidth), np.exp(self.halfwidth)
+        lows, highs = interval(preds, self.halfwidth, self.scale)
         return [
             {
                 "prediction": round(float(p), 2),
-                "interval": [round(float(p * low), 2), round(float(p * high), 2)],
+                "interval": [round(float(low), 2), round(float(high), 2)],
                 "interval_coverage": self.coverage,
                 "currency": "USD",
             }
-            for p in preds
+            for p, low, high in zip(preds, lows, highs, strict=True)
         ]
 
     def drift_frame(
@@ -445,9 +451,9 @@ def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def load_predictor(model_dir: Path) -> Predictor:
     """Load a model folder written by MLflow (registry download or local export)."""
-    import mlflow.sklearn
-    from mlflow.models import Model
-
-    meta = Model.load(str(model_dir)).metadata or {}
-    pipeline = mlflow.sklearn.load_model(str(model_dir))
-    return Predictor(pipeline, meta["interval_log_halfwidth"], meta["interval_coverage"], meta["features"])
+    files = artifacts.load(model_dir)
+    meta = files.metadata
+    # Models logged before the interval scale was configurable carry a log-scale half-width.
+    halfwidth = meta.get("interval_halfwidth", meta.get("interval_log_halfwidth"))
+    scale = meta.get("interval_scale", "log")
+    return Predictor(files.model, halfwidth, meta["interval_coverage"], meta["features"], scale)

@@ -15,7 +15,6 @@ failure never leaves a half-written file behind.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import shutil
 import subprocess
@@ -229,11 +228,3 @@ def _single_file(work: Path, source: Source) -> Path:
     if len(files) != 1:
         raise AcquisitionError(f"expected one archive for {source.describe()}, found {[p.name for p in files]}")
     return files[0]
-
-
-def open_text(data: bytes) -> io.StringIO:
-    """Decode bytes as UTF-8 (falling back to latin-1) for parsers."""
-    try:
-        return io.StringIO(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        return io.StringIO(data.decode("latin-1"))

@@ -10,7 +10,6 @@ scaling), which ``mlcore.fastcluster`` compiles for the request path.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from . import artifacts
 from .fastcluster import compile_pipeline
 
-SEGMENTS_FILE = Path("extra_files") / "segments.json"
+SEGMENTS_FILE = "segments.json"  # shipped with the model (mlcore.artifacts extras)
 
 
 def robust_preprocessor(numeric: Sequence[str], log: Sequence[str] = ()) -> Any:
@@ -77,13 +77,10 @@ class ClusterPredictor:
     @classmethod
     def load(cls, model_dir: Path) -> ClusterPredictor:
         """Load a model folder written by MLflow (registry download or local export)."""
-        import mlflow.sklearn
-        from mlflow.models import Model
-
-        meta = Model.load(str(model_dir)).metadata or {}
-        path = Path(model_dir) / SEGMENTS_FILE
-        segments = json.loads(path.read_text(encoding="utf-8"))["segments"] if path.exists() else []
-        return cls(mlflow.sklearn.load_model(str(model_dir)), meta["features"], meta.get("table"), segments)
+        files = artifacts.load(model_dir)
+        segments = files.extra(SEGMENTS_FILE, {"segments": []})["segments"]
+        meta = files.metadata
+        return cls(files.model, meta["features"], meta.get("table"), segments)
 
     @property
     def names(self) -> dict[int, str]:

@@ -46,13 +46,11 @@ def load_params(path: str | Path = "params.yaml") -> DictConfig:
 
 def write_params(cfg: DictConfig, path: str | Path = "params.yaml") -> Path:
     """Write a composed config as ``params.yaml`` with a header saying where it comes from."""
-    path = Path(path)
+    from .io import write_text
+
     body = yaml.safe_dump(to_dict(cfg), sort_keys=False)
     header = "# Composed from configs/ by `make params` -- edit configs/, not this file.\n"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(header + body, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text(path, header + body)
 
 
 def to_dict(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:

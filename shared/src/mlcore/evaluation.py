@@ -178,3 +178,26 @@ def conformal_halfwidth(residuals: np.ndarray, coverage: float) -> float:
         raise ValueError("no residuals to calibrate the interval on (empty validation split?)")
     rank = min(int(np.ceil((len(scores) + 1) * coverage)), len(scores))
     return float(scores[rank - 1])
+
+
+INTERVAL_SCALES = ("log", "linear")
+
+
+def interval_residuals(y_true: np.ndarray, y_pred: np.ndarray, scale: str) -> np.ndarray:
+    """Calibration residuals on the interval's scale: ``log`` (relative; targets must be > 0) or ``linear``."""
+    y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    if scale == "linear":
+        return y_true - y_pred
+    if scale == "log":
+        if (y_true <= 0).any():
+            raise ValueError("train.interval_scale=log needs a positive target; use train.interval_scale=linear")
+        return np.log(y_true) - np.log(np.clip(y_pred, 1e-9, None))
+    raise ValueError(f"train.interval_scale={scale!r} is not one of {', '.join(INTERVAL_SCALES)}")
+
+
+def interval(y_pred: np.ndarray, halfwidth: float, scale: str) -> tuple[np.ndarray, np.ndarray]:
+    """[low, high] around each prediction: ``pred * exp(-+h)`` on the log scale, ``pred -+ h`` on the linear one."""
+    y_pred = np.asarray(y_pred, dtype=float)
+    if scale == "log":
+        return y_pred * np.exp(-halfwidth), y_pred * np.exp(halfwidth)
+    return y_pred - halfwidth, y_pred + halfwidth

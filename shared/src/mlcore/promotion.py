@@ -5,11 +5,12 @@ Aliases only: registry stages are deprecated and never used.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .io import write_json
 
 CHAMPION = "champion"
 
@@ -149,6 +150,4 @@ def describe(decision: Decision) -> str:
 
 
 def write_decision(decision: Decision, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(decision.to_dict(), indent=2) + "\n", encoding="utf-8")
+    write_json(decision.to_dict(), path)

@@ -1,7 +1,7 @@
 """The registered model as MLflow's own tools see it: ``mlflow.pyfunc`` and ``mlflow models serve``.
 
-A model is saved with two flavors. ``sklearn`` is the raw fitted pipeline (skops), for people who
-want the estimator. ``python_function`` answers exactly as the suite's ``POST /predict``: each row
+A model is saved with two flavors. The native one (``mlcore.flavors``: ``sklearn`` with skops today)
+is the raw fitted model, for people who want the estimator. ``python_function`` answers exactly as the suite's ``POST /predict``: each row
 of the input frame is validated by the project's request schema (``<package>.schemas.Item``) and
 scored by the project's predictor (``<package>.schemas.load_predictor``), one answer row per input
 row (label and probability, price and interval, segment). The project's package and mlcore are
@@ -102,24 +102,19 @@ def save_model(
     path: str,
     mlflow_model: Any = None,
     *,
-    sk_model: Any,
+    native_model: Any,
     schemas_module: str,
     code_paths: Sequence[str],
-    **sklearn_kwargs: Any,
+    **flavor_kwargs: Any,
 ) -> None:
-    """Save ``sk_model`` with the sklearn flavor, then point ``python_function`` at this module."""
-    import mlflow.sklearn
+    """Save ``native_model`` with its native flavor (``mlcore.flavors``), then point
+    ``python_function`` at this module."""
     from mlflow.models import Model
 
+    from .flavors import for_model
+
     mlflow_model = mlflow_model if mlflow_model is not None else Model()
-    mlflow.sklearn.save_model(
-        sk_model,
-        path,
-        mlflow_model=mlflow_model,
-        code_paths=list(code_paths),
-        serialization_format="skops",
-        **sklearn_kwargs,
-    )
+    for_model(native_model).save(native_model, path, mlflow_model, code_paths, **flavor_kwargs)
     conf = mlflow_model.flavors["python_function"]
     conf["loader_module"] = __name__
     conf[SCHEMAS_KEY] = schemas_module

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
@@ -10,10 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .artifacts import serving_metadata_path
+from .io import read_json, write_json
 from .promotion import CHAMPION
 
 log = logging.getLogger(__name__)
-METADATA_FILE = "serving_metadata.json"
 
 
 @dataclass
@@ -56,7 +56,7 @@ def download_champion(model_name: str, dest: str | Path) -> ResolvedModel:
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
     try:
         mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}@{CHAMPION}", dst_path=str(staging))
-        (staging / METADATA_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        write_json(meta, serving_metadata_path(staging))
         old = dest.with_name(f".{dest.name}.old")
         if dest.exists():
             shutil.rmtree(old, ignore_errors=True)
@@ -71,10 +71,10 @@ def download_champion(model_name: str, dest: str | Path) -> ResolvedModel:
 
 def load_export(export_dir: str | Path) -> ResolvedModel:
     export_dir = Path(export_dir)
-    meta_file = export_dir / METADATA_FILE
+    meta_file = serving_metadata_path(export_dir)
     if not meta_file.exists():
         raise FileNotFoundError(f"no exported model at {export_dir}: run `make train` to train and promote one")
-    return ResolvedModel(export_dir, json.loads(meta_file.read_text(encoding="utf-8")))
+    return ResolvedModel(export_dir, read_json(meta_file))
 
 
 def resolve(

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .io import write_text
+
 
 def choose_k(curve: pd.DataFrame, min_k: int = 2, min_share: float = 0.0) -> int:
     """The k with the best rank sum of silhouette (higher is better) and Davies-Bouldin (lower is
@@ -272,9 +274,4 @@ def write_report(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
     )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text(path, page)

@@ -183,38 +183,9 @@ def pip_requirements(packages: Iterable[str]) -> list[str]:
     return [f"{name}=={version(name)}" for name in packages]
 
 
-def skops_friendly(model: Any) -> Any:
-    """Make a fitted scikit-learn model cheap to save with skops.
-
-    Text vectorizers keep ``vocabulary_`` as ``{term: numpy.int64}``; skops writes every numpy
-    scalar as an object of its own (seconds per 10,000 terms). Plain ``int`` values mean the
-    same to scikit-learn and save ~15x faster.
-    """
-    from sklearn.base import BaseEstimator
-
-    seen: set[int] = set()
-
-    def visit(obj: Any) -> None:
-        if id(obj) in seen:
-            return
-        seen.add(id(obj))
-        if isinstance(obj, BaseEstimator):
-            vocab = getattr(obj, "vocabulary_", None)
-            if isinstance(vocab, dict):
-                obj.vocabulary_ = {term: int(index) for term, index in vocab.items()}
-            for value in vars(obj).values():
-                visit(value)
-        elif isinstance(obj, list | tuple):
-            for value in obj:
-                visit(value)
-
-    visit(model)
-    return model
-
-
-# What the logged model needs to load and answer: the sklearn set, plus what the project's
-# predictor and request schema import (saved with the model as code).
-MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "skops", "numpy", "scipy", "pandas", "pydantic", "omegaconf")
+# What every logged model needs to load and answer, besides its flavor's own packages: what the
+# project's predictor and request schema import (saved with the model as code).
+MODEL_REQUIREMENTS = ("mlflow", "pandas", "pydantic", "omegaconf")
 
 
 def log_training_run(
@@ -222,6 +193,7 @@ def log_training_run(
     root: str | Path,
     config: Mapping[str, Any],
     predictor: Any,
+    native_model: Any,
     package: str,
     metrics: Mapping[str, float],
     profile: Mapping[str, Any],
@@ -230,35 +202,31 @@ def log_training_run(
     data_files: Mapping[str, str | Path],
     local_dir: str | Path,
     run_name: str,
-    extra_json: Mapping[str, Any] | None = None,
+    extras: Mapping[str, Any] | None = None,
     child_runs: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Log one training run: context, metrics and the model, then copy the logged model to
     ``local_dir`` (the DVC output). Returns the run info the later stages read.
 
-    The model is ``predictor.pipeline`` in two flavors (see ``mlcore.pyfunc``): ``sklearn`` (skops)
-    and ``python_function``, which answers as the API does through ``<package>.schemas``. It
-    carries a signature taken from the request schema, the input example, explicit pip
-    requirements, ``metadata`` (threshold, labels, ...), ``extra_files/reference_profile.json``
-    for drift checks, one ``extra_files/<name>`` per entry of ``extra_json`` (e.g. segment
-    profiles), and the project's package and mlcore as code. ``child_runs`` (``{"run_name",
-    "params", "metrics"}`` each, e.g. the k sweep) become nested runs.
+    The model is ``native_model`` in two flavors (see ``mlcore.pyfunc``): its native one
+    (``mlcore.flavors``) and ``python_function``, which answers as the API does through
+    ``<package>.schemas`` and ``predictor``. It carries a signature taken from the request schema,
+    the input example, explicit pip requirements, ``metadata`` (threshold, labels, ...), the drift
+    reference ``profile`` and the task's JSON ``extras`` (``mlcore.artifacts`` names the files),
+    and the project's package and mlcore as code. ``child_runs`` (``{"run_name", "params",
+    "metrics"}`` each, e.g. the k sweep) become nested runs.
     """
     import importlib
-    import json
     import shutil
     import tempfile
     import warnings
 
     import mlflow
-    import skops.io
     from mlflow.models import ModelSignature, infer_signature
 
-    from . import pyfunc
+    from . import artifacts, pyfunc
+    from .flavors import for_model
 
-    model = skops_friendly(predictor.pipeline)
-    # We trust what we just trained: list its non-default types so MLflow can save and load it.
-    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
     schemas_module = f"{package}.schemas"
     schemas = importlib.import_module(schemas_module)
     output_example = pyfunc.SuiteModel(schemas, predictor).predict(input_example)
@@ -266,13 +234,9 @@ def log_training_run(
         warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
         outputs = infer_signature(input_example, output_example).outputs
     signature = ModelSignature(inputs=pyfunc.input_schema(schemas.Item, list(input_example.columns)), outputs=outputs)
+    requirements = [*MODEL_REQUIREMENTS, *for_model(native_model).requirements]
     with tempfile.TemporaryDirectory() as tmp:
-        profile_path = Path(tmp) / "reference_profile.json"
-        profile_path.write_text(json.dumps(profile), encoding="utf-8")
-        extra = [str(profile_path)]
-        for name, data in (extra_json or {}).items():
-            (Path(tmp) / name).write_text(json.dumps(data, indent=2), encoding="utf-8")
-            extra.append(str(Path(tmp) / name))
+        extra_files = artifacts.write_extras(Path(tmp) / "extra", profile, extras or {})
         code_paths = pyfunc.package_code([package, "mlcore"], Path(tmp) / "code")
         with mlflow.start_run(run_name=run_name) as run:
             log_run_context(root, config, data_files)
@@ -283,15 +247,14 @@ def log_training_run(
             mlflow.log_metrics(dict(metrics))
             info = pyfunc.log_model(
                 "model",
-                sk_model=model,
+                native_model=native_model,
                 schemas_module=schemas_module,
                 code_paths=code_paths,
                 signature=signature,
                 input_example=input_example,
-                pip_requirements=pip_requirements(MODEL_REQUIREMENTS),
+                pip_requirements=pip_requirements(requirements),
                 metadata=dict(metadata),
-                extra_files=extra,
-                skops_trusted_types=trusted or None,
+                extra_files=extra_files,
             )
     local = Path(local_dir)
     shutil.rmtree(local, ignore_errors=True)
@@ -304,18 +267,6 @@ def log_training_run(
         **dict(metadata),
         **dict(metrics),
     }
-
-
-def write_json(data: Mapping[str, Any], path: str | Path) -> Path:
-    """Write ``data`` as indented JSON through a temporary file (never half-written)."""
-    import json
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
 
 
 def log_trial(model_config: Mapping[str, Any], metrics: Mapping[str, float], optimized_metric: str) -> float:
@@ -332,12 +283,12 @@ def record_evaluation(
 ) -> None:
     """Write the evaluation metrics (DVC metrics file) and log them and ``files`` (plots) to the
     training run named in ``run_info_path``."""
-    import json
-
     import mlflow
 
+    from .io import read_json, write_json
+
     write_json(dict(metrics), metrics_path)
-    run_id = json.loads(Path(run_info_path).read_text(encoding="utf-8"))["run_id"]
+    run_id = read_json(run_info_path)["run_id"]
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metrics(dict(metrics))
         for path in files:

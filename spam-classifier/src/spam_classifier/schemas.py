@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from mlcore import artifacts
 from mlcore.textlinear import compile_pipeline, oov_share
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -94,9 +95,5 @@ def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def load_predictor(model_dir: Path) -> Predictor:
     """Load a model folder written by MLflow (registry download or local export)."""
-    import mlflow.sklearn
-    from mlflow.models import Model
-
-    meta = Model.load(str(model_dir)).metadata or {}
-    pipeline = mlflow.sklearn.load_model(str(model_dir))
-    return Predictor(pipeline, meta["threshold"], meta["labels"])
+    files = artifacts.load(model_dir)
+    return Predictor(files.model, files.metadata["threshold"], files.metadata["labels"])

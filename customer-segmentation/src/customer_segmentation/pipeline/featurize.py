@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 from mlcore.config import load_params
+from mlcore.io import write_parquet
 from mlcore.progress import say, step
 from omegaconf import DictConfig
 
@@ -17,11 +18,7 @@ def featurize(cfg: DictConfig, root: Path = PROJECT_ROOT) -> pd.DataFrame:
     rows = pd.read_parquet(root / cfg.paths.interim)
     with step("features", f"build the table from {len(rows)} rows"):
         table = build_table(rows, cfg.data)
-    out = root / cfg.paths.table
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    table.to_parquet(tmp, index=False)
-    tmp.replace(out)
+    write_parquet(table, root / cfg.paths.table)
     say("features", f"{len(table)} rows x {table.shape[1]} columns -> {cfg.paths.table}")
     return table
 

@@ -7,7 +7,6 @@ training run (artifact folder ``segments``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import mlflow
@@ -15,8 +14,10 @@ import numpy as np
 import pandas as pd
 from mlcore import tracking
 from mlcore.config import load_params
+from mlcore.io import read_json, write_json
 from mlcore.progress import say, step
 from mlcore.segments import as_records, profile, write_report
+from mlcore.tasks.stages import read_splits
 from omegaconf import DictConfig
 from sklearn.decomposition import PCA
 
@@ -40,10 +41,7 @@ def k_choice(cfg: DictConfig, k: int) -> str:
 def profile_report(cfg: DictConfig, root: Path = PROJECT_ROOT) -> list[dict]:
     tracking.configure(root, cfg.project.experiment)
     predictor = load_predictor(root / cfg.paths.model)
-    table = pd.concat(
-        [pd.read_parquet(root / cfg.paths.processed / f"{n}.parquet") for n in ("train", "val", "test")],
-        ignore_index=True,
-    )
+    table = pd.concat(read_splits(cfg, root).values(), ignore_index=True)
     columns = list(cfg.data.features.profile)
     labels, _ = predictor.assign(table)
     records = as_records(profile(table, labels, columns, cfg.data.features.get("value")), predictor.names)
@@ -51,7 +49,7 @@ def profile_report(cfg: DictConfig, root: Path = PROJECT_ROOT) -> list[dict]:
     projection = PCA(n_components=2, random_state=0).fit_transform(points) if points.shape[1] > 2 else points
     curve_path = root / cfg.paths.plots / "k_selection.csv"
     curve = pd.read_csv(curve_path) if curve_path.exists() else None
-    metrics = json.loads((root / cfg.paths.reports / "metrics.json").read_text(encoding="utf-8"))
+    metrics = read_json(root / cfg.paths.reports / "metrics.json")
     reports = root / cfg.paths.reports
     with step("profile", f"report on {len(table)} rows, {len(records)} segments"):
         html = write_report(
@@ -67,8 +65,8 @@ def profile_report(cfg: DictConfig, root: Path = PROJECT_ROOT) -> list[dict]:
             notes=[f"model {cfg.model.name}, k={len(predictor.centres)}; {len(table)} rows (all splits)."],
             k_choice=k_choice(cfg, len(predictor.centres)),
         )
-    out = tracking.write_json({"segments": records}, reports / "segments.json")
-    run_id = json.loads((root / cfg.paths.run_info).read_text(encoding="utf-8"))["run_id"]
+    out = write_json({"segments": records}, reports / "segments.json")
+    run_id = read_json(root / cfg.paths.run_info)["run_id"]
     with mlflow.start_run(run_id=run_id):
         mlflow.log_artifact(str(html), artifact_path="segments")
         mlflow.log_artifact(str(out), artifact_path="segments")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 from mlcore.acquire import AcquisitionError, Source, fetch
 from mlcore.config import load_params
+from mlcore.io import write_parquet
 from mlcore.progress import say, step
 from omegaconf import DictConfig
 
@@ -21,11 +22,7 @@ def ingest(cfg: DictConfig, root: Path = PROJECT_ROOT) -> pd.DataFrame:
         fetch(source, raw, project=root)
     with step("ingest", "parse"):
         frame = parse_raw(raw, cfg.data)
-    out = root / cfg.paths.interim
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(out)
+    write_parquet(frame, root / cfg.paths.interim)
     say("ingest", f"{len(frame)} rows -> {cfg.paths.interim}")
     return frame
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 from mlcore.config import load_params, to_dict
+from mlcore.io import write_json
 from mlcore.progress import say
 from mlcore.validation import ValidationReport, check_frame
 from omegaconf import DictConfig
@@ -17,9 +17,7 @@ from .. import PROJECT_ROOT
 def validate(cfg: DictConfig, root: Path = PROJECT_ROOT) -> ValidationReport:
     frame = pd.read_parquet(root / cfg.paths.interim)
     report = check_frame(frame, to_dict(cfg.data.schema))
-    out = root / cfg.paths.reports / "validation.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    write_json(report.to_dict(), root / cfg.paths.reports / "validation.json")
     for warning in report.warnings:
         say("validate", f"warning: {warning}")
     return report

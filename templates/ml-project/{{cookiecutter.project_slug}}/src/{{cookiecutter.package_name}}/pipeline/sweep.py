@@ -12,6 +12,7 @@ import os
 import mlflow
 from mlcore import tracking
 from mlcore.config import hydra_entry, to_dict
+from mlcore.io import write_text
 from omegaconf import DictConfig
 
 from .. import CONFIG_DIR, PROJECT_ROOT
@@ -45,14 +46,13 @@ def _record_best(parent: str, cfg: DictConfig, value: float, run_id: str) -> flo
         import yaml
 
         out = PROJECT_ROOT / cfg.paths.reports / "sweep_best.yaml"
-        out.parent.mkdir(parents=True, exist_ok=True)
         best_cfg = {
             "optimized_metric": cfg.optimized_metric,
             "value": value,
             "trial_run_id": run_id,
             "model": to_dict(cfg.model),
         }
-        out.write_text(yaml.safe_dump(best_cfg, sort_keys=False), encoding="utf-8")
+        write_text(out, yaml.safe_dump(best_cfg, sort_keys=False))
         client.log_artifact(parent, str(out))
         return value
     return best

@@ -8,6 +8,8 @@ from typing import Any
 import mlflow
 import pandas as pd
 import pytest
+from mlcore.artifacts import read_extra
+from mlcore.clusters import SEGMENTS_FILE
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +32,7 @@ def test_k_curve_covers_the_sweep_and_each_k_is_a_child_run(trained: dict[str, A
 def test_profiles_cover_every_row_and_ship_with_the_model(trained: dict[str, Any]) -> None:
     root, cfg = trained["root"], trained["cfg"]
     report = json.loads((root / cfg.paths.reports / "segments.json").read_text())["segments"]
-    shipped = json.loads((root / cfg.paths.export / "extra_files" / "segments.json").read_text())["segments"]
+    shipped = read_extra(root / cfg.paths.export, SEGMENTS_FILE)["segments"]
     assert len(report) == len(shipped) == trained["run_info"]["n_clusters"]
     assert [s["name"] for s in report] == [s["name"] for s in shipped]
     assert sum(s["share"] for s in report) == pytest.approx(1.0)

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from mlcore import artifacts
+from mlcore.evaluation import interval
 from pydantic import BaseModel, ConfigDict, Field
 
 EXAMPLE = {
@@ -60,13 +62,17 @@ class Answer(BaseModel):
 
 
 class Predictor:
-    """A fitted regression pipeline with its conformal interval half-width (log scale)."""
+    """A fitted regression pipeline with its conformal interval (half-width on the ``scale``
+    it was calibrated on: ``log`` for a relative interval, ``linear`` for one in target units)."""
 
-    def __init__(self, pipeline: Any, interval_log_halfwidth: float, coverage: float, features: Sequence[str]) -> None:
+    def __init__(
+        self, pipeline: Any, halfwidth: float, coverage: float, features: Sequence[str], scale: str = "log"
+    ) -> None:
         self.pipeline = pipeline
-        self.halfwidth = float(interval_log_halfwidth)
+        self.halfwidth = float(halfwidth)
         self.coverage = float(coverage)
         self.features = list(features)
+        self.scale = scale
 
     def frame(self, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
         return pd.DataFrame([{name: row.get(name) for name in self.features} for row in rows]).astype(
@@ -78,14 +84,14 @@ class Predictor:
 
     def predict(self, items: Sequence[BaseModel]) -> list[dict[str, Any]]:
         preds = self.values(self.frame([item.model_dump() for item in items]))
-        low, high = np.exp(-self.halfwidth), np.exp(self.halfwidth)
+        lows, highs = interval(preds, self.halfwidth, self.scale)
         return [
             {
                 "prediction": round(float(p), 2),
-                "interval": [round(float(p * low), 2), round(float(p * high), 2)],
+                "interval": [round(float(low), 2), round(float(high), 2)],
                 "interval_coverage": self.coverage,
             }
-            for p in preds
+            for p, low, high in zip(preds, lows, highs, strict=True)
         ]
 
     def drift_frame(
@@ -104,9 +110,8 @@ def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def load_predictor(model_dir: Path) -> Predictor:
     """Load a model folder written by MLflow (registry download or local export)."""
-    import mlflow.sklearn
-    from mlflow.models import Model
-
-    meta = Model.load(str(model_dir)).metadata or {}
-    pipeline = mlflow.sklearn.load_model(str(model_dir))
-    return Predictor(pipeline, meta["interval_log_halfwidth"], meta["interval_coverage"], meta["features"])
+    files = artifacts.load(model_dir)
+    meta = files.metadata
+    return Predictor(
+        files.model, meta["interval_halfwidth"], meta["interval_coverage"], meta["features"], meta["interval_scale"]
+    )

@@ -1,0 +1,97 @@
+"""The train and evaluate stages, the sweep trial and promotion's re-scoring, once for every task.
+
+Each is a thin shell: it reads the splits, calls the project's ``Task`` and does the I/O
+(MLflow, DVC outputs, plots). A project's ``pipeline/train.py`` and ``pipeline/evaluate.py``
+only bind these to its task and its root.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from omegaconf import DictConfig
+
+from .. import tracking
+from ..config import to_dict
+from ..io import read_json, write_json
+from ..progress import say, step
+from .base import Scored, Task
+
+SPLITS = ("train", "val", "test")
+
+
+def split_path(cfg: DictConfig, root: Path, name: str) -> Path:
+    return Path(root) / cfg.paths.processed / f"{name}.parquet"
+
+
+def read_splits(cfg: DictConfig, root: Path, names: tuple[str, ...] = SPLITS) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_parquet(split_path(cfg, root, name)) for name in names}
+
+
+def train(task: Task, cfg: DictConfig, root: Path) -> dict[str, Any]:
+    """Fit, profile the reference, log the run and the model, copy it to ``paths.model``."""
+    from ..drift import build_profile
+    from ..evaluation import write_plots
+
+    tracking.configure(root, cfg.project.experiment)
+    splits = read_splits(cfg, root, ("train", "val"))
+    fitted = task.fit(cfg, splits["train"], splits["val"])
+    if fitted.tables:
+        write_plots(fitted.tables, Path(root) / cfg.paths.plots)
+    with step("train", "reference profile for drift"):
+        ref = task.reference(fitted, cfg, splits["train"], splits["val"])
+        profile = build_profile(ref.frame, categorical=ref.categorical, seed=ref.seed)
+    run_info = tracking.log_training_run(
+        root=root,
+        config=to_dict(cfg),
+        predictor=fitted.predictor,
+        native_model=fitted.model,
+        package=task.package,
+        metrics=fitted.metrics,
+        profile=profile,
+        metadata={**task.metadata(fitted, cfg), "task_type": cfg.project.task_type},
+        input_example=task.input_example(cfg, splits["train"], splits["val"]),
+        data_files={name: split_path(cfg, root, name) for name in SPLITS},
+        local_dir=Path(root) / cfg.paths.model,
+        run_name=cfg.model.name,
+        extras=ref.extras,
+        child_runs=fitted.child_runs,
+    )
+    write_json(run_info, Path(root) / cfg.paths.run_info)
+    say("train", f"run {run_info['run_id'][:8]}: {fitted.summary}")
+    return run_info
+
+
+def score(task: Task, model_dir: Path, test: pd.DataFrame, cfg: DictConfig) -> dict[str, float]:
+    """Test metrics of the model in ``model_dir`` (promotion re-scores the champion with this)."""
+    return task.score(task.load(model_dir), test, cfg).metrics
+
+
+def evaluate(task: Task, cfg: DictConfig, root: Path) -> dict[str, float]:
+    """Score the trained model on the test split, assess it further, write metrics and plots,
+    and log both to the training run."""
+    from ..evaluation import write_plots
+
+    tracking.configure(root, cfg.project.experiment)
+    splits = read_splits(cfg, root)
+    predictor = task.load(Path(root) / cfg.paths.model)
+    result: Scored = task.score(predictor, splits["test"], cfg) | task.assess(predictor, cfg, splits)
+    written = write_plots(result.tables, Path(root) / cfg.paths.plots)
+    tracking.record_evaluation(
+        Path(root) / cfg.paths.run_info, result.metrics, Path(root) / cfg.paths.reports / "metrics.json", written
+    )
+    say("evaluate", "  ".join(f"{k}={result.metrics[k]:.4f}" for k in task.headline))
+    return result.metrics
+
+
+def trial(task: Task, cfg: DictConfig, root: Path) -> float:
+    """One sweep trial (inside an MLflow run): fit, score on validation, log, return the metric."""
+    splits = read_splits(cfg, root, ("train", "val"))
+    fitted = task.fit(cfg, splits["train"], splits["val"])
+    return tracking.log_trial(to_dict(cfg.model), fitted.metrics, cfg.optimized_metric)
+
+
+def run_info(cfg: DictConfig, root: Path) -> dict[str, Any]:
+    return read_json(Path(root) / cfg.paths.run_info)

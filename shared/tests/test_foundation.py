@@ -1,0 +1,71 @@
+"""Atomic files, the model folder's layout, flavors and the configurable regression interval."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlcore import artifacts, flavors
+from mlcore.evaluation import conformal_halfwidth, interval, interval_residuals
+from mlcore.io import read_json, write_json, write_parquet
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
+    path = write_json({"a": 1}, tmp_path / "deep" / "out.json")
+    assert read_json(path) == {"a": 1}
+
+    class Broken:
+        def to_parquet(self, tmp: Path, index: bool) -> None:
+            tmp.write_bytes(b"half")
+            raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        write_parquet(Broken(), path)
+    assert read_json(path) == {"a": 1}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["out.json"]
+    write_parquet(pd.DataFrame({"x": [1, 2]}), tmp_path / "t.parquet")
+    assert pd.read_parquet(tmp_path / "t.parquet")["x"].tolist() == [1, 2]
+
+
+def test_extras_and_profile_are_written_and_read_under_one_layout(tmp_path: Path) -> None:
+    written = artifacts.write_extras(tmp_path / "stage", {"columns": {}}, {"segments.json": {"segments": [1]}})
+    assert sorted(Path(p).name for p in written) == [artifacts.REFERENCE_PROFILE, "segments.json"]
+    model_dir = tmp_path / "model"
+    (model_dir / artifacts.EXTRA_DIR).mkdir(parents=True)
+    for path in written:  # MLflow copies extra_files into <model>/extra_files/
+        Path(path).rename(model_dir / artifacts.EXTRA_DIR / Path(path).name)
+    assert artifacts.reference_profile(model_dir) == {"columns": {}}
+    assert artifacts.read_extra(model_dir, "segments.json") == {"segments": [1]}
+    assert artifacts.read_extra(model_dir, "absent.json", {"none": True}) == {"none": True}
+    with pytest.raises(FileNotFoundError, match="reference_profile.json"):
+        artifacts.reference_profile(tmp_path)
+
+
+def test_flavor_is_chosen_by_the_model_and_unknown_models_are_named() -> None:
+    from sklearn.linear_model import LinearRegression
+
+    assert flavors.for_model(LinearRegression()).name == "sklearn"
+    with pytest.raises(TypeError, match="no model flavor saves a dict"):
+        flavors.for_model({})
+
+
+def test_interval_is_relative_on_log_scale_and_absolute_on_linear() -> None:
+    y = np.array([100.0, 200.0, 300.0, 400.0])
+    pred = np.array([110.0, 190.0, 330.0, 380.0])
+    h_log = conformal_halfwidth(interval_residuals(y, pred, "log"), 0.9)
+    low, high = interval(pred, h_log, "log")
+    assert np.allclose(high / pred, np.exp(h_log)) and np.all((y >= low - 1e-9) & (y <= high + 1e-9))
+    h_lin = conformal_halfwidth(interval_residuals(y, pred, "linear"), 0.9)
+    low, high = interval(pred, h_lin, "linear")
+    assert np.allclose(high - pred, h_lin) and np.all((y >= low - 1e-9) & (y <= high + 1e-9))
+
+
+def test_log_interval_refuses_targets_that_are_not_positive() -> None:
+    with pytest.raises(ValueError, match="interval_scale=linear"):
+        interval_residuals(np.array([0.0, -5.0]), np.array([1.0, 1.0]), "log")
+    residuals = interval_residuals(np.array([0.0, -5.0]), np.array([1.0, -4.0]), "linear")
+    assert residuals.tolist() == [-1.0, -1.0]
+    with pytest.raises(ValueError, match="not one of log, linear"):
+        interval_residuals(np.array([1.0]), np.array([1.0]), "sqrt")
