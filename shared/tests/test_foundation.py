@@ -69,3 +69,28 @@ def test_log_interval_refuses_targets_that_are_not_positive() -> None:
     assert residuals.tolist() == [-1.0, -1.0]
     with pytest.raises(ValueError, match="not one of log, linear"):
         interval_residuals(np.array([1.0]), np.array([1.0]), "sqrt")
+
+
+def test_class_metrics_for_three_classes_and_binary_as_the_special_case() -> None:
+    from mlcore.evaluation import class_metrics, classification_metrics, confusion_table
+
+    labels = ["T-shirt/top", "Trouser", "Bag"]
+    y_true = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 2])
+    y_pred = np.array([0, 0, 1, 1, 1, 2, 2, 2, 0, 2])
+    proba = np.full((10, 3), 0.1)
+    proba[np.arange(10), y_pred] = 0.8
+    m = class_metrics(y_true, y_pred, labels, proba)
+    assert m["accuracy"] == pytest.approx(0.8)
+    assert m["precision_class_t_shirt_top"] == pytest.approx(2 / 3)  # 2 of the 3 called T-shirt
+    assert m["recall_class_bag"] == pytest.approx(0.8) and m["support_class_bag"] == 5
+    assert m["f1_class_trouser"] == pytest.approx(0.8)  # precision 2/3, recall 1
+    f1s = [m[f"f1_class_{s}"] for s in ("t_shirt_top", "trouser", "bag")]
+    assert m["f1_macro"] == pytest.approx(np.mean(f1s))
+    assert m["f1_weighted"] == pytest.approx(np.average(f1s, weights=[3, 2, 5]))
+    assert m["log_loss"] > 0 and 0.5 < m["roc_auc_ovr"] <= 1
+    table = confusion_table(y_true, y_pred, labels)
+    assert len(table) == 9 and table["count"].sum() == 10
+    assert table.query("actual == 'Bag' and predicted == 'T-shirt/top'")["count"].item() == 1
+    binary = classification_metrics(np.array([0, 1, 1, 0]), np.array([0.2, 0.9, 0.4, 0.6]), 0.5, ("ham", "spam"))
+    assert binary["f1"] == pytest.approx(binary["f1_class_spam"]) == pytest.approx(0.5)
+    assert binary["tp"] == 1 and binary["fp"] == 1 and "f1_macro" in binary

@@ -180,6 +180,10 @@ class Predictor(ClusterPredictor):
         return {**super().describe(), "snapshot": self.snapshot.isoformat() if self.snapshot else None}
 
 
+# Read-only endpoints the API adds for this model (path -> function of the loaded predictor).
+ENDPOINTS = {"/segments": lambda predictor: predictor.describe()}
+
+
 def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows of the customer table as API request items (demo traffic, benchmarks, tests)."""
     return frame[FEATURES].to_dict(orient="records")

@@ -9,7 +9,7 @@ better than a silent extrapolation. (The ranges are wide: about 1.5x the largest
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -440,6 +440,10 @@ class Predictor:
         frame = self.frame(inputs)
         frame["prediction"] = [row["prediction"] for row in outputs] if outputs is not None else self.values(frame)
         return frame
+
+
+# Read-only endpoints the API adds for this model (path -> function of the loaded predictor).
+ENDPOINTS: dict[str, Callable[[Any], Any]] = {}
 
 
 def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:

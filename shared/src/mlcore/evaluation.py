@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,14 @@ def choose_threshold(y_true: np.ndarray, scores: np.ndarray, target_precision: f
     return float(thresholds[int(np.argmax(f1))])
 
 
-def classification_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+def classification_metrics(
+    y_true: np.ndarray, scores: np.ndarray, threshold: float, labels: Sequence[str] = ("negative", "positive")
+) -> dict[str, float]:
+    """Binary metrics at ``threshold`` on the positive class's scores, plus the per-class and
+    averaged figures every classifier reports (``class_metrics``)."""
     y_pred = (scores >= threshold).astype(int)
     tn, fp, fn, tp = skm.confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
-    return {
+    binary = {
         "precision": float(skm.precision_score(y_true, y_pred, zero_division=0)),
         "recall": float(skm.recall_score(y_true, y_pred, zero_division=0)),
         "f1": float(skm.f1_score(y_true, y_pred, zero_division=0)),
@@ -42,6 +47,53 @@ def classification_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: fl
         "tn": int(tn),
         "fn": int(fn),
     }
+    return {**binary, **class_metrics(y_true, y_pred, labels)}
+
+
+def metric_slug(label: str) -> str:
+    """A class label as part of a metric name: lowercase letters, digits and underscores."""
+    return re.sub(r"[^a-z0-9]+", "_", str(label).lower()).strip("_") or "class"
+
+
+def class_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str], proba: np.ndarray | None = None
+) -> dict[str, float]:
+    """Metrics for any number of classes (``y_*`` are class indices into ``labels``): accuracy,
+    macro and weighted precision/recall/F1, per-class precision/recall/F1 (``f1_class_<label>``),
+    and with class probabilities (n x classes) log loss and one-vs-rest ROC AUC."""
+    ids = list(range(len(labels)))
+    y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
+    out: dict[str, float] = {"accuracy": float(skm.accuracy_score(y_true, y_pred))}
+    for average in ("macro", "weighted"):
+        p, r, f, _ = skm.precision_recall_fscore_support(y_true, y_pred, labels=ids, average=average, zero_division=0)
+        out.update({f"precision_{average}": float(p), f"recall_{average}": float(r), f"f1_{average}": float(f)})
+    p, r, f, support = skm.precision_recall_fscore_support(y_true, y_pred, labels=ids, zero_division=0)
+    for i, label in enumerate(labels):
+        slug = metric_slug(label)
+        out.update(
+            {
+                f"precision_class_{slug}": float(p[i]),
+                f"recall_class_{slug}": float(r[i]),
+                f"f1_class_{slug}": float(f[i]),
+                f"support_class_{slug}": int(support[i]),
+            }
+        )
+    if proba is not None:
+        proba = np.asarray(proba, dtype=float)
+        out["log_loss"] = float(skm.log_loss(y_true, proba, labels=ids))
+        present = len(set(y_true.tolist()))
+        if present == len(ids) and len(ids) > 2:
+            out["roc_auc_ovr"] = float(skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=ids))
+    return out
+
+
+def confusion_table(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> pd.DataFrame:
+    """Confusion matrix as a long table (actual, predicted, count), every pair of classes present."""
+    ids = list(range(len(labels)))
+    matrix = skm.confusion_matrix(np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int), labels=ids)
+    return pd.DataFrame(
+        [{"actual": labels[a], "predicted": labels[b], "count": int(matrix[a, b])} for a in ids for b in ids]
+    )
 
 
 def classification_plot_data(

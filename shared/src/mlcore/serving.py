@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
@@ -41,14 +41,12 @@ from pydantic.json_schema import models_json_schema
 
 from . import registry
 from .errors import InputError
+from .predictor import MicroBatcher, Predictor, execution_of, log_inputs
 from .predlog import PredictionLog
 
 log = logging.getLogger("mlcore.serving")
-__all__ = ["InputError", "Loaded", "Predictor", "ServingSpec", "create_app", "run"]
-
-
-class Predictor(Protocol):
-    def predict(self, items: Sequence[BaseModel]) -> list[dict[str, Any]]: ...
+__all__ = ["InputError", "Loaded", "ModelHolder", "Predictor", "ServingSpec", "create_app", "run"]
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass
@@ -65,19 +63,102 @@ class ServingSpec:
     max_body_bytes: int = 1_000_000
     prefer_registry: bool = True
     admin_token: str | None = None
+    host: str = "127.0.0.1"  # off loopback, /admin/reload always needs a token (generated if none is set)
+    batch_max_items: int = 64  # micro-batching (predictors with execution = "batch")
+    batch_wait_ms: float = 5.0
     title: str = "model API"
     # Extra read-only endpoints: path -> function of the loaded predictor (e.g. "/segments").
     extra_get: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(
+        cls,
+        serve: Mapping[str, Any],
+        root: Path,
+        *,
+        cache_dir: Path,
+        drift_report: Path | None = None,
+        **project: Any,
+    ) -> ServingSpec:
+        """The spec from the ``serve`` config group (paths relative to ``root``) and the project's
+        parts (``model_name``, ``item_schema``, ``answer_schema``, ``load``, ``export_dir``, ...).
+        ``SERVE_ADMIN_TOKEN`` in the environment wins over ``serve.admin_token``."""
+        log_path = serve.get("prediction_log")
+        return cls(
+            cache_dir=cache_dir,
+            drift_report=drift_report,
+            prediction_log=Path(root) / log_path if log_path else None,
+            max_batch=int(serve.get("max_batch", 256)),
+            max_body_bytes=int(serve.get("max_body_bytes", 1_000_000)),
+            prefer_registry=bool(serve.get("prefer_registry", True)),
+            admin_token=os.environ.get("SERVE_ADMIN_TOKEN") or serve.get("admin_token"),
+            host=str(serve.get("host", "127.0.0.1")),
+            batch_max_items=int(serve.get("batch_max_items", 64)),
+            batch_wait_ms=float(serve.get("batch_wait_ms", 5.0)),
+            **project,
+        )
 
 
 @dataclass
 class Loaded:
     predictor: Predictor
     metadata: dict[str, Any]
+    batcher: MicroBatcher | None = None  # for predictors with execution = "batch"
 
     @property
     def version(self) -> str:
         return str(self.metadata.get("version", "unknown"))
+
+    async def answer(self, items: Sequence[Any]) -> list[dict[str, Any]]:
+        """Score ``items`` the way the predictor declares (inline, in a thread, or micro-batched)."""
+        mode = execution_of(self.predictor)
+        if mode == "inline":
+            return self.predictor.predict(items)
+        if mode == "thread":
+            return await run_in_threadpool(self.predictor.predict, items)
+        assert self.batcher is not None
+        return await self.batcher.submit(items)
+
+
+class ModelHolder:
+    """The served model and why there is none: loaded at start, swapped by reload."""
+
+    def __init__(self, spec: ServingSpec, on_install: Callable[[Loaded | None, Loaded], None]) -> None:
+        self.spec = spec
+        self.current: Loaded | None = None
+        self.error: str | None = "still loading"
+        self.lock = asyncio.Lock()
+        self.on_install = on_install
+
+    def load(self) -> Loaded:
+        spec = self.spec
+        resolved = registry.resolve(spec.model_name, spec.export_dir, spec.cache_dir, spec.prefer_registry)
+        predictor = spec.load(resolved.path)
+        batcher = None
+        if execution_of(predictor) == "batch":
+            batcher = MicroBatcher(predictor.predict, spec.batch_max_items, spec.batch_wait_ms / 1000)
+        return Loaded(predictor=predictor, metadata=resolved.metadata, batcher=batcher)
+
+    async def install(self, loaded: Loaded) -> Loaded | None:
+        previous, self.current, self.error = self.current, loaded, None
+        self.on_install(previous, loaded)
+        if previous is not None and previous.batcher is not None:
+            await previous.batcher.close()  # requests already queued finish on the old model
+        return previous
+
+    async def start(self) -> None:
+        try:
+            await self.install(await run_in_threadpool(self.load))
+        except Exception as exc:  # noqa: BLE001 - serve 503s rather than die
+            self.error = str(exc)
+            log.error("no model loaded", extra={"reason": str(exc)[:500]})
+
+    async def stop(self) -> None:
+        if self.current is not None and self.current.batcher is not None:
+            await self.current.batcher.close()
+
+    def unavailable(self) -> str:
+        return self.error or "still loading"
 
 
 class ORJSONResponse(JSONResponse):
@@ -158,9 +239,9 @@ def _field_errors(exc: ValidationError, prefix: Sequence[str | int] = ()) -> tup
 class _ModelVersionHeader:
     """Pure ASGI middleware: every HTTP response names the model version."""
 
-    def __init__(self, app: Any, state: dict[str, Loaded | None]) -> None:
+    def __init__(self, app: Any, holder: ModelHolder) -> None:
         self.app = app
-        self.state = state
+        self.holder = holder
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -169,7 +250,7 @@ class _ModelVersionHeader:
 
         async def send_with_header(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                loaded = self.state.get("model")
+                loaded = self.holder.current
                 version = loaded.version if loaded else "none"
                 message["headers"] = [*message.get("headers", []), (b"x-model-version", version.encode())]
             await send(message)
@@ -177,10 +258,26 @@ class _ModelVersionHeader:
         await self.app(scope, receive, send_with_header)
 
 
+def admin_token(spec: ServingSpec) -> str | None:
+    """The token /admin/reload requires: the configured one; off loopback a generated one when
+    none is configured (written to ``<cache_dir>/admin_token``, readable by this user only)."""
+    if spec.admin_token or spec.host in LOOPBACK:
+        return spec.admin_token
+    import secrets
+
+    token = secrets.token_urlsafe(24)
+    path = spec.cache_dir / "admin_token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(token + "\n", encoding="utf-8")
+    log.warning(
+        "serving off loopback without serve.admin_token: /admin/reload needs the generated token",
+        extra={"token_file": str(path)},
+    )
+    return token
+
+
 def create_app(spec: ServingSpec) -> FastAPI:
-    state: dict[str, Loaded | None] = {"model": None}
-    errors: dict[str, str] = {}
-    reload_lock = asyncio.Lock()
     metrics = CollectorRegistry()
     items_total = Counter("predicted_items_total", "Items predicted", registry=metrics)
     model_info = Gauge("model_version_info", "Served model version", ["model_name", "version"], registry=metrics)
@@ -198,29 +295,29 @@ def create_app(spec: ServingSpec) -> FastAPI:
         items=(list[spec.item_schema], Field(min_length=1, max_length=spec.max_batch)),  # type: ignore[valid-type]
     )
 
-    def load_model() -> Loaded:
-        resolved = registry.resolve(spec.model_name, spec.export_dir, spec.cache_dir, spec.prefer_registry)
-        predictor = spec.load(resolved.path)
-        return Loaded(predictor=predictor, metadata=resolved.metadata)
-
-    def install(loaded: Loaded) -> None:
-        previous = state["model"]
-        state["model"] = loaded
+    def installed(previous: Loaded | None, loaded: Loaded) -> None:
         if previous is not None:
             model_info.remove(spec.model_name, previous.version)
         model_info.labels(spec.model_name, loaded.version).set(1)
-        log.info("model loaded", extra={"model_name": spec.model_name, "version": loaded.version})
+        log.info(
+            "model loaded",
+            extra={
+                "model_name": spec.model_name,
+                "version": loaded.version,
+                "execution": execution_of(loaded.predictor),
+            },
+        )
+
+    holder = ModelHolder(spec, installed)
+    token = admin_token(spec)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
         if spec.prediction_log is not None:
             predlog["log"] = PredictionLog(spec.prediction_log)
-        try:
-            install(await run_in_threadpool(load_model))
-        except Exception as exc:  # noqa: BLE001 - serve 503s rather than die
-            errors["load"] = str(exc)
-            log.error("no model loaded", extra={"reason": str(exc)[:500]})
+        await holder.start()
         yield
+        await holder.stop()
         if predlog["log"] is not None:
             predlog["log"].close()
         # The registry download is this process's private copy; nothing else reads it.
@@ -233,7 +330,8 @@ def create_app(spec: ServingSpec) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.add_middleware(_ModelVersionHeader, state=state)
+    app.state.holder = holder
+    app.add_middleware(_ModelVersionHeader, holder=holder)
     _instrument(app, metrics)
     _offline_docs(app, spec.title)
 
@@ -291,15 +389,15 @@ def create_app(spec: ServingSpec) -> FastAPI:
         except ValidationError as exc:
             summary, details = _field_errors(exc)
             return _error(422, summary, details)
-        loaded = state["model"]
+        loaded = holder.current
         if loaded is None:
-            return _error(503, "no model loaded: " + errors.get("load", "still loading"))
+            return _error(503, "no model loaded: " + holder.unavailable())
         try:
-            outputs = loaded.predictor.predict(items)
+            outputs = await loaded.answer(items)
         except InputError as exc:
             return _error(422, str(exc), [{"field": exc.field, "msg": exc.message, "type": "value_error"}])
         if predlog["log"] is not None:
-            predlog["log"].record(loaded.version, [i.model_dump(mode="json") for i in items], outputs)
+            predlog["log"].record(loaded.version, log_inputs(loaded.predictor, items), outputs)
         items_total.inc(len(items))
         if batch:
             return ORJSONResponse({"model_version": loaded.version, "predictions": outputs})
@@ -311,9 +409,9 @@ def create_app(spec: ServingSpec) -> FastAPI:
 
     @app.get("/ready", summary="A model is loaded", responses={200: {"model": Ready}, **_errors(503)})
     async def ready() -> Response:
-        loaded = state["model"]
+        loaded = holder.current
         if loaded is None:
-            return _error(503, "not ready: " + errors.get("load", "model still loading"))
+            return _error(503, "not ready: " + holder.unavailable())
         return ORJSONResponse({"status": "ready", "model_version": loaded.version})
 
     @app.get(
@@ -322,9 +420,9 @@ def create_app(spec: ServingSpec) -> FastAPI:
         responses={200: {"model": Metadata}, **_errors(503)},
     )
     async def metadata() -> Response:
-        loaded = state["model"]
+        loaded = holder.current
         if loaded is None:
-            return _error(503, "no model loaded: " + errors.get("load", "still loading"))
+            return _error(503, "no model loaded: " + holder.unavailable())
         return ORJSONResponse({"model_name": spec.model_name, **loaded.metadata})
 
     @app.get(
@@ -362,9 +460,9 @@ def create_app(spec: ServingSpec) -> FastAPI:
 
     def add_extra_get(path: str, describe: Callable[[Any], Any]) -> None:
         async def endpoint() -> Response:
-            loaded = state["model"]
+            loaded = holder.current
             if loaded is None:
-                return _error(503, "no model loaded: " + errors.get("load", "still loading"))
+                return _error(503, "no model loaded: " + holder.unavailable())
             return ORJSONResponse(describe(loaded.predictor))
 
         app.add_api_route(
@@ -391,17 +489,16 @@ def create_app(spec: ServingSpec) -> FastAPI:
         },
     )
     async def reload(request: Request) -> Response:
-        if spec.admin_token and request.headers.get("x-admin-token") != spec.admin_token:
+        if token and request.headers.get("x-admin-token") != token:
             return _error(403, "x-admin-token header missing or wrong")
-        async with reload_lock:
-            previous = state["model"].version if state["model"] else None
+        async with holder.lock:
+            previous = holder.current.version if holder.current else None
             try:
-                loaded = await run_in_threadpool(load_model)
+                loaded = await run_in_threadpool(holder.load)
             except Exception as exc:  # noqa: BLE001 - keep serving the old model
                 log.error("reload failed", extra={"reason": str(exc)[:500]})
                 return _error(503, f"reload failed, still serving {previous}: {exc}")
-            install(loaded)
-            errors.pop("load", None)
+            await holder.install(loaded)
         return ORJSONResponse({"status": "reloaded", "previous_version": previous, "model_version": loaded.version})
 
     return app

@@ -6,7 +6,7 @@ drift signals that ``monitor`` compares with the training reference.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,10 @@ class Predictor:
         texts = [row["text"] for row in inputs]
         probas = [row[self.key] for row in outputs] if outputs is not None else self.probabilities(texts)
         return drift_signals(texts, probas, self.oov(texts), self.threshold)
+
+
+# Read-only endpoints the API adds for this model (path -> function of the loaded predictor).
+ENDPOINTS: dict[str, Callable[[Any], Any]] = {}
 
 
 def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:

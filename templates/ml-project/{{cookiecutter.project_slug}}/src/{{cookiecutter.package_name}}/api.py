@@ -17,7 +17,7 @@ from mlcore.serving import ServingSpec, create_app, run, run_workers, worker_con
 from omegaconf import DictConfig
 
 from . import CONFIG_DIR, PROJECT_ROOT
-from .schemas import Answer, Item, load_predictor
+from .schemas import ENDPOINTS, Answer, Item, load_predictor
 
 log = logging.getLogger(__name__)
 
@@ -30,23 +30,18 @@ def build_app(cfg: DictConfig, root: Path = PROJECT_ROOT) -> FastAPI:
         except Exception as exc:  # noqa: BLE001 - serve the local export rather than not start
             log.warning("tracking store unreachable, serving the local export", extra={"reason": str(exc)[:300]})
     return create_app(
-        ServingSpec(
+        ServingSpec.from_config(
+            serve,
+            root,
+            cache_dir=root / serve.cache_dir / str(os.getpid()),
+            drift_report=root / cfg.monitor.report_json,
             model_name=cfg.project.model_name,
             item_schema=Item,
             answer_schema=Answer,
             load=load_predictor,
             export_dir=root / cfg.paths.export,
-            cache_dir=root / serve.cache_dir / str(os.getpid()),
-            prediction_log=root / serve.prediction_log if serve.prediction_log else None,
-            drift_report=root / cfg.monitor.report_json,
-            max_batch=serve.max_batch,
-            max_body_bytes=serve.max_body_bytes,
-            prefer_registry=serve.prefer_registry,
-            admin_token=os.environ.get("SERVE_ADMIN_TOKEN") or serve.admin_token,
             title="{{ cookiecutter.project_name }}",
-{%- if cookiecutter.task_type == "clustering" %}
-            extra_get={"/segments": lambda predictor: predictor.describe()},
-{%- endif %}
+            extra_get=ENDPOINTS,
         )
     )
 

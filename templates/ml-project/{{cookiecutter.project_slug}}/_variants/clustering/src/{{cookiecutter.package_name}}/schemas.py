@@ -28,6 +28,10 @@ class Predictor(ClusterPredictor):
     ``frame`` and ``predict`` when requests carry more than the feature fields."""
 
 
+# Read-only endpoints the API adds for this model (path -> function of the loaded predictor).
+ENDPOINTS = {"/segments": lambda predictor: predictor.describe()}
+
+
 def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows of the entity table as API request items (demo traffic, benchmarks, tests)."""
     return frame[list(Item.model_fields)].to_dict(orient="records")

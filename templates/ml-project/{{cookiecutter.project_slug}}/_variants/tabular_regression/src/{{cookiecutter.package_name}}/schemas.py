@@ -6,7 +6,7 @@ unknown category, is rejected with 422 naming the field.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -100,6 +100,10 @@ class Predictor:
         frame = self.frame(inputs)
         frame["prediction"] = [row["prediction"] for row in outputs] if outputs is not None else self.values(frame)
         return frame
+
+
+# Read-only endpoints the API adds for this model (path -> function of the loaded predictor).
+ENDPOINTS: dict[str, Callable[[Any], Any]] = {}
 
 
 def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:

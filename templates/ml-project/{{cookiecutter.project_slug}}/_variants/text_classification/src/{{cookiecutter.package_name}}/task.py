@@ -35,7 +35,10 @@ class TextClassification:
             pipeline = build_model(cfg.model, seed=cfg.train.split.seed).fit(train["text"], labels(train, cfg))
         y_val, val_scores = labels(val, cfg), pipeline.predict_proba(val["text"])[:, 1]
         threshold = choose_threshold(y_val, val_scores, cfg.train.target_precision)
-        metrics = {f"val_{k}": v for k, v in classification_metrics(y_val, val_scores, threshold).items()}
+        metrics = {
+            f"val_{k}": v
+            for k, v in classification_metrics(y_val, val_scores, threshold, tuple(cfg.data.labels)).items()
+        }
         predictor = Predictor(pipeline, threshold, list(cfg.data.labels))
         return Fitted(predictor, pipeline, metrics, summary=f"val_f1={metrics['val_f1']:.4f} threshold={threshold:.3f}")
 
@@ -56,7 +59,10 @@ class TextClassification:
 
     def score(self, predictor: Predictor, test: pd.DataFrame, cfg: DictConfig) -> Scored:
         y, scores = labels(test, cfg), predictor.probabilities(test["text"].tolist())
-        metrics = {f"test_{k}": v for k, v in classification_metrics(y, scores, predictor.threshold).items()}
+        metrics = {
+            f"test_{k}": v
+            for k, v in classification_metrics(y, scores, predictor.threshold, tuple(cfg.data.labels)).items()
+        }
         return Scored(metrics, classification_plot_data(y, scores, predictor.threshold, tuple(cfg.data.labels)))
 
     def assess(self, predictor: Predictor, cfg: DictConfig, splits: Mapping[str, pd.DataFrame]) -> Scored:
