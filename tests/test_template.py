@@ -199,6 +199,20 @@ def test_invalid_answers_stop_with_one_line(answers: dict[str, str], message: st
     assert not any(tmp_path.iterdir()), "a half-generated project was left behind"
 
 
+def test_a_variant_never_overwrites_a_base_file(tmp_path: Path) -> None:
+    import shutil
+
+    template = tmp_path / "template"
+    shutil.copytree(TEMPLATE, template)
+    variant = next((template / "{{cookiecutter.project_slug}}" / "_variants").iterdir())
+    (variant / "Makefile").write_text("# a variant's own Makefile\n")
+    cmd = [str(Path(sys.executable).parent / "cookiecutter"), "--no-input", "-o", str(tmp_path / "out"), str(template)]
+    result = subprocess.run([*cmd, f"task_type={variant.name}"], capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "would overwrite base files ['Makefile']" in result.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 @pytest.mark.slow
 def test_baked_project_passes_its_own_tests(baked: tuple[str, Path]) -> None:
     _, root = baked

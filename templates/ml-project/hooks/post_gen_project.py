@@ -3,17 +3,21 @@
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 TASK = "{{ cookiecutter.task_type }}"
 
 root = Path.cwd()
 variant = root / "_variants" / TASK
-for src in sorted(variant.rglob("*")):
-    if src.is_file():
-        dest = root / src.relative_to(variant)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(src), dest)
+moves = [(src, root / src.relative_to(variant)) for src in sorted(variant.rglob("*")) if src.is_file()]
+shadowing = [dest.relative_to(root).as_posix() for _, dest in moves if dest.exists()]
+if shadowing:  # a variant adds files; it never replaces one of the base (cookiecutter then removes the folder)
+    print(f"ERROR: template bug: variant {TASK} would overwrite base files {shadowing}", file=sys.stderr)
+    sys.exit(1)
+for src, dest in moves:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(src), dest)
 shutil.rmtree(root / "_variants")
 
 # DVC needs git: inside an existing repository the project is a DVC subdir repo, else its own repo.
