@@ -1,8 +1,9 @@
 """Shared fixtures: a throw-away copy of the project with its own MLflow store.
 
-``trained`` runs the real pipeline (ingest -> validate -> split -> train -> evaluate -> promote)
-once per session on the shipped sample data (``debug=default``), in a temporary folder, so tests
-never touch the project's own outputs or tracking store.
+``trained`` runs the real pipeline (every stage of ``dvc.yaml`` in order: ingest -> validate -> split
+-> train -> evaluate -> promote, with a task's own stages between) once per session on the shipped
+sample data (``debug=default``), in a temporary folder, so tests never touch the project's own
+outputs or tracking store.
 """
 
 from __future__ import annotations
@@ -60,28 +61,31 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
     return cfg, parse_raw(raw, cfg.data)
 
 
+def pipeline_modules(root: Path) -> list[str]:
+    """The stage modules ``dvc.yaml`` runs (``python -m <package>.pipeline.<module>``), in order."""
+    import yaml
+
+    stages = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    return [stage["cmd"].split()[-1] for stage in stages.values()]
+
+
 @pytest.fixture(scope="session")
 def trained(project_copy: Path, cfg: Any) -> dict[str, Any]:
-    """Run every stage once on the sample data; return what they produced."""
-    from customer_segmentation.pipeline.evaluate import evaluate
-    from customer_segmentation.pipeline.featurize import featurize
-    from customer_segmentation.pipeline.ingest import ingest
-    from customer_segmentation.pipeline.profile import profile_report
-    from customer_segmentation.pipeline.promote import promote
-    from customer_segmentation.pipeline.split import split_dataset
-    from customer_segmentation.pipeline.train import train
-    from customer_segmentation.pipeline.validate import validate
+    """Run every stage of dvc.yaml once on the sample data; return what they produced."""
+    import importlib
 
-    ingest(cfg, project_copy)
-    report = validate(cfg, project_copy)
-    assert report.ok, report.errors
-    featurize(cfg, project_copy)
-    split_dataset(cfg, project_copy)
-    run_info = train(cfg, project_copy)
-    metrics = evaluate(cfg, project_copy)
-    profile_report(cfg, project_copy)
-    decision = promote(cfg, project_copy)
-    return {"root": project_copy, "cfg": cfg, "run_info": run_info, "metrics": metrics, "decision": decision}
+    results = {}
+    for module in pipeline_modules(ROOT):
+        results[module.rsplit(".", 1)[1]] = importlib.import_module(module).run(cfg, project_copy)
+        if module.endswith(".validate"):
+            assert results["validate"].ok, results["validate"].errors
+    return {
+        "root": project_copy,
+        "cfg": cfg,
+        "run_info": results["train"],
+        "metrics": results["evaluate"],
+        "decision": results["promote"],
+    }
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,9 @@
 """Shared fixtures: a throw-away copy of the project with its own MLflow store.
 
-``trained`` runs the real pipeline (ingest -> validate -> split -> train -> evaluate -> promote)
-once per session on the shipped sample data (``debug=default``), in a temporary folder, so tests
-never touch the project's own outputs or tracking store.
+``trained`` runs the real pipeline (every stage of ``dvc.yaml`` in order: ingest -> validate -> split
+-> train -> evaluate -> promote, with a task's own stages between) once per session on the shipped
+sample data (``debug=default``), in a temporary folder, so tests never touch the project's own
+outputs or tracking store.
 """
 
 from __future__ import annotations
@@ -60,24 +61,31 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
     return cfg, parse_raw(raw, cfg.data)
 
 
+def pipeline_modules(root: Path) -> list[str]:
+    """The stage modules ``dvc.yaml`` runs (``python -m <package>.pipeline.<module>``), in order."""
+    import yaml
+
+    stages = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    return [stage["cmd"].split()[-1] for stage in stages.values()]
+
+
 @pytest.fixture(scope="session")
 def trained(project_copy: Path, cfg: Any) -> dict[str, Any]:
-    """Run every stage once on the sample data; return what they produced."""
-    from housing_price.pipeline.evaluate import evaluate
-    from housing_price.pipeline.ingest import ingest
-    from housing_price.pipeline.promote import promote
-    from housing_price.pipeline.split import split_dataset
-    from housing_price.pipeline.train import train
-    from housing_price.pipeline.validate import validate
+    """Run every stage of dvc.yaml once on the sample data; return what they produced."""
+    import importlib
 
-    ingest(cfg, project_copy)
-    report = validate(cfg, project_copy)
-    assert report.ok, report.errors
-    split_dataset(cfg, project_copy)
-    run_info = train(cfg, project_copy)
-    metrics = evaluate(cfg, project_copy)
-    decision = promote(cfg, project_copy)
-    return {"root": project_copy, "cfg": cfg, "run_info": run_info, "metrics": metrics, "decision": decision}
+    results = {}
+    for module in pipeline_modules(ROOT):
+        results[module.rsplit(".", 1)[1]] = importlib.import_module(module).run(cfg, project_copy)
+        if module.endswith(".validate"):
+            assert results["validate"].ok, results["validate"].errors
+    return {
+        "root": project_copy,
+        "cfg": cfg,
+        "run_info": results["train"],
+        "metrics": results["evaluate"],
+        "decision": results["promote"],
+    }
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import mlflow
 import pandas as pd
 import pytest
 from mlcore.artifacts import read_extra
 from mlcore.clusters import SEGMENTS_FILE
+
+from customer_segmentation.schemas import Item
 
 pytestmark = pytest.mark.slow
 
@@ -67,3 +70,12 @@ def test_request_path_assigns_like_the_pipeline(trained: dict[str, Any]) -> None
     np.testing.assert_allclose(distances, np.linalg.norm(points - predictor.centres[labels], axis=1), atol=1e-9)
     if cfg.model.estimator in ("kmeans", "agglomerative"):
         assert predictor.compiled is not None  # the numpy fast path serves these models
+
+
+def test_segments_endpoint_lists_every_profile_and_names_the_answer(server: str, trained: dict[str, Any]) -> None:
+    segments = httpx.get(f"{server}/segments").json()["segments"]
+    assert len(segments) == trained["run_info"]["n_clusters"]
+    assert sum(s["share"] for s in segments) == pytest.approx(1.0, abs=1e-3)
+    example = Item.model_config["json_schema_extra"]["examples"][0]
+    answer = httpx.post(f"{server}/predict", json=example).json()
+    assert answer["segment_name"] == {s["segment"]: s["name"] for s in segments}[answer["segment"]]

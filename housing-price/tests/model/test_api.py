@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from housing_price.schemas import Item
+from housing_price.schemas import ENDPOINTS, Item
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,3 +157,11 @@ def test_monitor_on_little_traffic_is_not_judged(server: str, trained: dict[str,
     report = json.loads((root / cfg.monitor.report_json).read_text())
     assert report["status"] == "not_judged" and report["drift_detected"] is False
     assert "data-status='not_judged'" in (root / cfg.monitor.report_html).read_text()
+
+
+def test_the_models_extra_endpoints_answer(server: str) -> None:
+    for path in ENDPOINTS:  # e.g. GET /segments of a clustering model
+        response = httpx.get(f"{server}{path}")
+        assert response.status_code == 200, path
+        assert response.json(), path
+        assert path in httpx.get(f"{server}/openapi.json").json()["paths"]

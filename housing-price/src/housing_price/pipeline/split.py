@@ -34,6 +34,9 @@ def split_dataset(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, pd.Da
     return parts
 
 
+run = split_dataset  # the stage as a function of (cfg, root): what the tests' pipeline runner calls
+
+
 def main() -> None:
     split_dataset(load_params(PROJECT_ROOT / "params.yaml"))
 

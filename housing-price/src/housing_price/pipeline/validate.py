@@ -23,6 +23,9 @@ def validate(cfg: DictConfig, root: Path = PROJECT_ROOT) -> ValidationReport:
     return report
 
 
+run = validate  # the stage as a function of (cfg, root): what the tests' pipeline runner calls
+
+
 def main() -> None:
     report = validate(load_params(PROJECT_ROOT / "params.yaml"))
     if not report.ok:

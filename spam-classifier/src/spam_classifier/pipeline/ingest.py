@@ -27,6 +27,9 @@ def ingest(cfg: DictConfig, root: Path = PROJECT_ROOT) -> pd.DataFrame:
     return frame
 
 
+run = ingest  # the stage as a function of (cfg, root): what the tests' pipeline runner calls
+
+
 def main() -> None:
     try:
         ingest(load_params(PROJECT_ROOT / "params.yaml"))

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from {{ cookiecutter.package_name }}.schemas import Item
+from {{ cookiecutter.package_name }}.schemas import ENDPOINTS, Item
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,14 +157,11 @@ def test_monitor_on_little_traffic_is_not_judged(server: str, trained: dict[str,
     report = json.loads((root / cfg.monitor.report_json).read_text())
     assert report["status"] == "not_judged" and report["drift_detected"] is False
     assert "data-status='not_judged'" in (root / cfg.monitor.report_html).read_text()
-{%- if cookiecutter.task_type == "clustering" %}
 
 
-def test_segments_lists_every_profile(server: str, trained: dict[str, Any]) -> None:
-    body = httpx.get(f"{server}/segments").json()
-    segments = body["segments"]
-    assert len(segments) == trained["run_info"]["n_clusters"]
-    assert sum(s["share"] for s in segments) == pytest.approx(1.0, abs=1e-3)
-    answer = httpx.post(f"{server}/predict", json=EXAMPLE).json()
-    assert answer["segment_name"] == {s["segment"]: s["name"] for s in segments}[answer["segment"]]
-{%- endif %}
+def test_the_models_extra_endpoints_answer(server: str) -> None:
+    for path in ENDPOINTS:  # e.g. GET /segments of a clustering model
+        response = httpx.get(f"{server}{path}")
+        assert response.status_code == 200, path
+        assert response.json(), path
+        assert path in httpx.get(f"{server}/openapi.json").json()["paths"]

@@ -59,6 +59,9 @@ def promote(cfg: DictConfig, root: Path = PROJECT_ROOT) -> Decision:
     return decision
 
 
+run = promote  # the stage as a function of (cfg, root): what the tests' pipeline runner calls
+
+
 def main() -> None:
     promote(load_params(PROJECT_ROOT / "params.yaml"))
 

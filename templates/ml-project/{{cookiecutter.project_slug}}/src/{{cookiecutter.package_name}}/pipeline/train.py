@@ -26,6 +26,9 @@ def trial(cfg: DictConfig) -> float:
     return stages.trial(TASK, cfg, PROJECT_ROOT)
 
 
+run = train  # the stage as a function of (cfg, root): what the tests' pipeline runner calls
+
+
 def main() -> None:
     train(load_params(PROJECT_ROOT / "params.yaml"))
 

@@ -23,6 +23,9 @@ def featurize(cfg: DictConfig, root: Path = PROJECT_ROOT) -> pd.DataFrame:
     return table
 
 
+run = featurize  # the stage as a function of (cfg, root): what the tests' pipeline runner calls
+
+
 def main() -> None:
     featurize(load_params(PROJECT_ROOT / "params.yaml"))
 

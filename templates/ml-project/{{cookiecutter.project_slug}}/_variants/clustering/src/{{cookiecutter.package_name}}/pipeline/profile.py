@@ -79,6 +79,9 @@ def profile_report(cfg: DictConfig, root: Path = PROJECT_ROOT) -> list[dict]:
     return records
 
 
+run = profile_report  # the stage as a function of (cfg, root): what the tests' pipeline runner calls
+
+
 def main() -> None:
     profile_report(load_params(PROJECT_ROOT / "params.yaml"))
 
