@@ -73,8 +73,8 @@ def parse_wrk(text: str) -> dict[str, float]:
 
 
 def bench(project: Path, workers: int, seconds: int, connections: int, items: str | None = None) -> dict[str, object]:
-    from mlcore.config import load_params
-    from mlcore.smoke import free_port, running_server
+    from mlcore.foundation.config import load_params
+    from mlcore.serving.smoke import free_port, running_server
 
     record = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
     package = record["package_name"]

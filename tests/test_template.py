@@ -226,7 +226,7 @@ def test_baked_project_passes_its_own_tests(baked: tuple[str, Path]) -> None:
 
 @pytest.mark.slow
 def test_text_project_runs_dvc_repro_and_serves(tmp_path: Path) -> None:
-    from mlcore.smoke import free_port, running_server
+    from mlcore.serving.smoke import free_port, running_server
 
     root = bake({"project_name": "Pipeline Check", "task_type": "text_classification"}, tmp_path)
     env = {

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mlcore.config import compose, write_params
+from mlcore.foundation.config import compose, write_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +51,7 @@ def cfg(project_copy: Path) -> Any:
 @pytest.fixture(scope="session")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
     """The configured dataset (configs/data/default.yaml), fetched into a temporary folder and parsed."""
-    from mlcore.acquire import Source, fetch
+    from mlcore.data.acquire import Source, fetch
 
     from customer_segmentation.data import parse_raw
 
@@ -93,7 +93,7 @@ def server(trained: dict[str, Any]) -> Iterator[str]:
     """The project's API (uvicorn, 127.0.0.1) serving the model the pipeline promoted; stopped by PID."""
     import sys
 
-    from mlcore.smoke import free_port, running_server
+    from mlcore.serving.smoke import free_port, running_server
 
     root: Path = trained["root"]
     port = free_port()

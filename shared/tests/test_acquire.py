@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from mlcore.acquire import AcquisitionError, Source, fetch, read_member
+from mlcore.data.acquire import AcquisitionError, Source, fetch, read_member
 
 DATA = b"label,text\nham,hello\n"
 SHA = hashlib.sha256(DATA).hexdigest()

@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from mlcore.config import compose, load_params, main, write_params
-from mlcore.evaluation import choose_threshold, classification_metrics
-from mlcore.splitting import dedupe, split
-from mlcore.validation import check_frame, leakage
+from mlcore.data.splitting import dedupe, split
+from mlcore.data.validation import check_frame, leakage
+from mlcore.foundation.config import compose, load_params, main, write_params
+from mlcore.tasks.metrics import choose_threshold, classification_metrics
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from mlcore.artifacts import SERVING_METADATA
-from mlcore.serving import ServingSpec, create_app
-from mlcore.smoke import free_port
+from mlcore.lifecycle.artifacts import SERVING_METADATA
+from mlcore.serving.app import ServingSpec, create_app
+from mlcore.serving.smoke import free_port
 from pydantic import BaseModel, ConfigDict, Field
 
 pytestmark = pytest.mark.slow

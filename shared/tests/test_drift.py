@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from mlcore.drift import Thresholds, build_profile, compare, psi
+from mlcore.monitoring.drift import Thresholds, build_profile, compare, psi
 
 
 @pytest.fixture(scope="module")

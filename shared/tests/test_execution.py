@@ -12,12 +12,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from mlcore.artifacts import SERVING_METADATA
-from mlcore.errors import InputError
-from mlcore.io import write_json
-from mlcore.predictor import MicroBatcher, execution_of
-from mlcore.predlog import read_window
-from mlcore.serving import ServingSpec, create_app
+from mlcore.foundation.io import write_json
+from mlcore.lifecycle.artifacts import SERVING_METADATA
+from mlcore.serving.app import ServingSpec, create_app
+from mlcore.serving.predictor import InputError, MicroBatcher, execution_of
+from mlcore.serving.predlog import read_window
 from pydantic import BaseModel
 
 

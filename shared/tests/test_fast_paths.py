@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from mlcore.fasttabular import compile_regressor
-from mlcore.textlinear import compile_pipeline, oov_share
+from mlcore.fastpath.tabular_gbm import compile_regressor
+from mlcore.fastpath.text_linear import compile_pipeline, oov_share
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -75,7 +75,7 @@ def test_compiled_text_scorer_equals_predict_proba() -> None:
 
 @pytest.mark.parametrize("estimator", ["kmeans", "nearest_centroid"])
 def test_compiled_clusters_equal_the_pipeline(estimator: str) -> None:
-    from mlcore.fastcluster import compile_pipeline
+    from mlcore.fastpath.nearest_centre import compile_pipeline
     from sklearn.cluster import KMeans
     from sklearn.compose import ColumnTransformer
     from sklearn.neighbors import NearestCentroid
@@ -106,7 +106,7 @@ def test_compiled_clusters_equal_the_pipeline(estimator: str) -> None:
 
 
 def test_unsupported_clusterers_are_not_compiled() -> None:
-    from mlcore.fastcluster import compile_pipeline
+    from mlcore.fastpath.nearest_centre import compile_pipeline
     from sklearn.compose import ColumnTransformer
     from sklearn.mixture import GaussianMixture
     from sklearn.pipeline import Pipeline

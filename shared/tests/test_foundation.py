@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from mlcore import artifacts, flavors
-from mlcore.evaluation import conformal_halfwidth, interval, interval_residuals
-from mlcore.io import read_json, write_json, write_parquet
+from mlcore.foundation.io import read_json, write_json, write_parquet
+from mlcore.lifecycle import artifacts, flavors
+from mlcore.tasks.metrics import conformal_halfwidth, interval, interval_residuals
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
@@ -72,7 +72,7 @@ def test_log_interval_refuses_targets_that_are_not_positive() -> None:
 
 
 def test_class_metrics_for_three_classes_and_binary_as_the_special_case() -> None:
-    from mlcore.evaluation import class_metrics, classification_metrics, confusion_table
+    from mlcore.tasks.metrics import class_metrics, classification_metrics, confusion_table
 
     labels = ["T-shirt/top", "Trouser", "Bag"]
     y_true = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 2])

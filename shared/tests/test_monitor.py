@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from mlcore.drift import Thresholds, build_profile
-from mlcore.monitor import (
+from mlcore.monitoring.drift import Thresholds, build_profile
+from mlcore.monitoring.report import (
     EXIT_DRIFT,
     EXIT_ERROR,
     EXIT_NO_DRIFT,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mlcore.predlog import PredictionLog, read_window
+from mlcore.serving.predlog import PredictionLog, read_window
 
 
 def test_rows_are_written_in_order_and_windowed(tmp_path: Path) -> None:

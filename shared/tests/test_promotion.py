@@ -5,8 +5,8 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
-from mlcore import tracking
-from mlcore.promotion import CHAMPION, Gate, current_champion, decide, gates_from_config, register_and_promote
+from mlcore.lifecycle import tracking
+from mlcore.lifecycle.promotion import CHAMPION, Gate, current_champion, decide, gates_from_config, register_and_promote
 from sklearn.linear_model import LogisticRegression
 
 

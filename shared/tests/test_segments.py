@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from mlcore.segments import (
+from mlcore.tasks.segments import (
     as_records,
     choose_k,
     describe_names,

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from mlcore.artifacts import SERVING_METADATA
-from mlcore.predlog import read_window
-from mlcore.serving import ServingSpec, create_app
+from mlcore.lifecycle.artifacts import SERVING_METADATA
+from mlcore.serving.app import ServingSpec, create_app
+from mlcore.serving.predlog import read_window
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -150,7 +150,7 @@ class Picky(Scaler):
     """Refuses x == 13 after validation, as a predictor does for input the schema cannot express."""
 
     def predict(self, items: Sequence[Item]) -> list[dict[str, Any]]:
-        from mlcore.serving import InputError
+        from mlcore.serving.app import InputError
 
         for i, item in enumerate(items):
             if item.x == 13:

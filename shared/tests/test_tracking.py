@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from mlcore import tracking
+from mlcore.lifecycle import tracking
 
 
 def git(repo: Path, *args: str) -> None:

@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 
 from fastapi import FastAPI
-from mlcore import tracking
-from mlcore.config import hydra_entry, load_params
-from mlcore.serving import ServingSpec, create_app, run, run_workers, worker_config_path
+from mlcore.foundation.config import hydra_entry, load_params
+from mlcore.lifecycle import tracking
+from mlcore.serving.app import ServingSpec, create_app, run, run_workers, worker_config_path
 from omegaconf import DictConfig
 
 from . import CONFIG_DIR, PROJECT_ROOT

@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from mlcore.clusters import robust_preprocessor
-from mlcore.segments import unique_names
+from mlcore.tasks.clustering import robust_preprocessor
+from mlcore.tasks.segments import unique_names
 from omegaconf import DictConfig
 from sklearn.compose import ColumnTransformer
 

@@ -3,7 +3,7 @@
 Reads the newest ``monitor.window`` rows of the prediction log, turns them into the drift signals
 the model was profiled on at training time, and writes reports/drift.json (machines, also shown on
 the API's /metrics) and reports/drift.html (people) from the same figures. Exit codes: 0 no drift,
-1 drift, 2 not judged (too little traffic, no model or reference), 3 an error (``mlcore.monitor``).
+1 drift, 2 not judged (too little traffic, no model or reference), 3 an error (``mlcore.monitoring.report``).
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlcore import artifacts, registry, tracking
-from mlcore.config import hydra_entry, to_dict
-from mlcore.drift import Thresholds
-from mlcore.monitor import CannotJudge, command
-from mlcore.monitor import run as run_monitor
-from mlcore.predlog import read_window
+from mlcore.foundation.config import hydra_entry, to_dict
+from mlcore.lifecycle import artifacts, registry, tracking
+from mlcore.monitoring.drift import Thresholds
+from mlcore.monitoring.report import CannotJudge, command
+from mlcore.monitoring.report import run as run_monitor
+from mlcore.serving.predlog import read_window
 from omegaconf import DictConfig
 
 from . import CONFIG_DIR, PROJECT_ROOT

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlcore.clusters import ClusterPredictor, SegmentAnswer
-from mlcore.errors import InputError
+from mlcore.serving.predictor import InputError
+from mlcore.tasks.clustering import ClusterPredictor, SegmentAnswer
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .features import FEATURES, customer_features
@@ -125,7 +125,7 @@ Answer = SegmentAnswer
 
 
 class Predictor(ClusterPredictor):
-    """Segment id and name, distance to the segment's centre (``mlcore.clusters``), for customers
+    """Segment id and name, distance to the segment's centre (``mlcore.tasks.clustering``), for customers
     given by their features or by their transactions."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

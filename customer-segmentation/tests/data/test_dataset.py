@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
-from mlcore.config import to_dict
-from mlcore.validation import check_frame
+from mlcore.data.validation import check_frame
+from mlcore.foundation.config import to_dict
 
 
 def test_schema(dataset) -> None:

@@ -9,8 +9,8 @@ import httpx
 import mlflow
 import pandas as pd
 import pytest
-from mlcore.artifacts import read_extra
-from mlcore.clusters import SEGMENTS_FILE
+from mlcore.lifecycle.artifacts import read_extra
+from mlcore.tasks.clustering import SEGMENTS_FILE
 
 from customer_segmentation.schemas import Item
 

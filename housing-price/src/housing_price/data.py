@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
-from mlcore.acquire import sha256_file
+from mlcore.data.acquire import sha256_file
 from omegaconf import DictConfig
 
 CALIFORNIA = [

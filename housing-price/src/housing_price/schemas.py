@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from mlcore import artifacts
-from mlcore.evaluation import interval
-from mlcore.fasttabular import compile_regressor
+from mlcore.fastpath.tabular_gbm import compile_regressor
+from mlcore.lifecycle import artifacts
+from mlcore.tasks.metrics import interval
 from pydantic import BaseModel, ConfigDict, Field
 
 from .features import engineer_row
@@ -404,7 +404,7 @@ class Predictor:
         self.features = list(features)
         self.scale = scale
         self.numeric = [name for name in self.features if name in set(NUMERIC)]
-        # One house at a time is scored by a compiled copy of the pipeline (mlcore.fasttabular),
+        # One house at a time is scored by a compiled copy of the pipeline (mlcore.fastpath.tabular_gbm),
         # equal to pipeline.predict to float precision; batches use the pipeline itself.
         self.compiled = compile_regressor(pipeline, engineer_row)
 

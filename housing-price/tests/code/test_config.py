@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from mlcore.config import compose, to_dict
+from mlcore.foundation.config import compose, to_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from mlcore.config import compose
-from mlcore.evaluation import conformal_halfwidth
+from mlcore.foundation.config import compose
+from mlcore.tasks.metrics import conformal_halfwidth
 
 from housing_price.data import ames_txt_columns, canonical, parse_raw
 from housing_price.features import ENGINEERED, engineer
@@ -92,7 +92,7 @@ def test_engineer_row_and_engineer_agree(cfg, sample: pd.DataFrame) -> None:
 
 
 def test_compiled_single_row_path_equals_the_pipeline(cfg, sample: pd.DataFrame) -> None:
-    from mlcore.fasttabular import compile_regressor
+    from mlcore.fastpath.tabular_gbm import compile_regressor
 
     from housing_price.features import engineer_row
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from mlcore.config import compose, to_dict
-from mlcore.validation import check_frame
+from mlcore.data.validation import check_frame
+from mlcore.foundation.config import compose, to_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = ROOT / "data" / "interim" / "dataset.parquet"

@@ -55,9 +55,9 @@ def test_quality_gate_on_the_full_data() -> None:
     """The default config reaches test R^2 >= 0.90 on price with all 2,930 sales (as `make train` does)."""
     from pathlib import Path
 
-    from mlcore.config import compose
-    from mlcore.evaluation import regression_metrics
-    from mlcore.splitting import split
+    from mlcore.data.splitting import split
+    from mlcore.foundation.config import compose
+    from mlcore.tasks.metrics import regression_metrics
 
     from housing_price.model import build_model
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from mlcore.drift import Thresholds, compare
+from mlcore.monitoring.drift import Thresholds, compare
 
 from housing_price.schemas import load_predictor, request_items
 

@@ -7,8 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from . import tracking
-from .paths import project_root
+from mlcore.foundation.paths import project_root
+from mlcore.lifecycle import tracking
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlcore import artifacts
-from mlcore.textlinear import compile_pipeline, oov_share
+from mlcore.fastpath.text_linear import compile_pipeline, oov_share
+from mlcore.lifecycle import artifacts
 from pydantic import BaseModel, ConfigDict, Field
 
 from .features import drift_signals

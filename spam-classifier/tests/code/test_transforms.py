@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from mlcore.config import compose
-from mlcore.textlinear import compile_pipeline
+from mlcore.fastpath.text_linear import compile_pipeline
+from mlcore.foundation.config import compose
 
 from spam_classifier.data import canonical, parse_csv
 from spam_classifier.features import drift_signals

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from mlcore.config import compose, to_dict
-from mlcore.splitting import dedupe, split
-from mlcore.validation import check_frame, leakage
+from mlcore.data.splitting import dedupe, split
+from mlcore.data.validation import check_frame, leakage
+from mlcore.foundation.config import compose, to_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = ROOT / "data" / "interim" / "dataset.parquet"

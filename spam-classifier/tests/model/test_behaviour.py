@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from mlcore.config import compose
-from mlcore.evaluation import choose_threshold, classification_metrics
-from mlcore.splitting import dedupe, split
+from mlcore.data.splitting import dedupe, split
+from mlcore.foundation.config import compose
+from mlcore.tasks.metrics import choose_threshold, classification_metrics
 
 from spam_classifier.model import build_model
 from spam_classifier.schemas import Item, Predictor

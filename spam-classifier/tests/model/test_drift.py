@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from mlcore.drift import Thresholds, compare
+from mlcore.monitoring.drift import Thresholds, compare
 
 from spam_classifier.schemas import load_predictor
 

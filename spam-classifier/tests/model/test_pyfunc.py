@@ -127,7 +127,7 @@ def test_pyfunc_in_a_clean_environment_answers_as_the_api(
 def test_mlflow_models_serve_answers_as_the_api(
     trained: dict[str, Any], clean_python: Path, rows: list[dict[str, Any]], api_answers: list[dict[str, Any]]
 ) -> None:
-    from mlcore.smoke import free_port, running_server
+    from mlcore.serving.smoke import free_port, running_server
 
     port = free_port()
     model_uri = f"models:/{trained['cfg'].project.model_name}@champion"

@@ -12,11 +12,11 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-from mlcore import tracking
-from mlcore.config import load_params
-from mlcore.io import read_json, write_json
-from mlcore.progress import say, step
-from mlcore.segments import as_records, profile, write_report
+from mlcore.foundation.config import load_params
+from mlcore.foundation.io import read_json, write_json
+from mlcore.foundation.progress import say, step
+from mlcore.lifecycle import tracking
+from mlcore.tasks.segments import as_records, profile, write_report
 from mlcore.tasks.stages import read_splits
 from omegaconf import DictConfig
 from sklearn.decomposition import PCA

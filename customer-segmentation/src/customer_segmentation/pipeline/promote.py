@@ -8,10 +8,10 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-from mlcore import registry, tracking
-from mlcore.config import load_params, to_dict
-from mlcore.progress import say, step
-from mlcore.promotion import Decision, gates_from_config, register_and_promote, write_decision
+from mlcore.foundation.config import load_params, to_dict
+from mlcore.foundation.progress import say, step
+from mlcore.lifecycle import registry, tracking
+from mlcore.lifecycle.promotion import Decision, gates_from_config, register_and_promote, write_decision
 from omegaconf import DictConfig
 
 from .. import PROJECT_ROOT

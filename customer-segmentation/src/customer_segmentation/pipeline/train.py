@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlcore.config import load_params
+from mlcore.foundation.config import load_params
 from mlcore.tasks import stages
 from omegaconf import DictConfig
 

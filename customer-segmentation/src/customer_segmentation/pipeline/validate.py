@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from mlcore.config import load_params, to_dict
-from mlcore.io import write_json
-from mlcore.progress import say
-from mlcore.validation import ValidationReport, check_frame
+from mlcore.data.validation import ValidationReport, check_frame
+from mlcore.foundation.config import load_params, to_dict
+from mlcore.foundation.io import write_json
+from mlcore.foundation.progress import say
 from omegaconf import DictConfig
 
 from .. import PROJECT_ROOT

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from mlcore.config import load_params
+from mlcore.foundation.config import load_params
 from mlcore.tasks import stages
 from omegaconf import DictConfig
 

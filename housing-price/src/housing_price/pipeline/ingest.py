@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from mlcore.acquire import AcquisitionError, Source, fetch
-from mlcore.config import load_params
-from mlcore.io import write_parquet
-from mlcore.progress import say, step
+from mlcore.data.acquire import AcquisitionError, Source, fetch
+from mlcore.foundation.config import load_params
+from mlcore.foundation.io import write_parquet
+from mlcore.foundation.progress import say, step
 from omegaconf import DictConfig
 
 from .. import PROJECT_ROOT

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 
 import mlflow
-from mlcore import tracking
-from mlcore.config import hydra_entry, to_dict
-from mlcore.io import write_text
+from mlcore.foundation.config import hydra_entry, to_dict
+from mlcore.foundation.io import write_text
+from mlcore.lifecycle import tracking
 from omegaconf import DictConfig
 
 from .. import CONFIG_DIR, PROJECT_ROOT

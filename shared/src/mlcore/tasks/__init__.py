@@ -1,5 +1,5 @@
 """Task types: the contract a project implements (``base``) and the stages run over it (``stages``)."""
 
-from .base import Fitted, Reference, Scored, Task
+from mlcore.tasks.base import Fitted, Reference, Scored, Task
 
 __all__ = ["Fitted", "Reference", "Scored", "Task"]

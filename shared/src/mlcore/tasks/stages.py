@@ -13,11 +13,11 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig
 
-from .. import tracking
-from ..config import to_dict
-from ..io import read_json, write_json
-from ..progress import say, step
-from .base import Scored, Task
+from mlcore.foundation.config import to_dict
+from mlcore.foundation.io import read_json, write_json
+from mlcore.foundation.progress import say, step
+from mlcore.lifecycle import tracking
+from mlcore.tasks.base import Scored, Task
 
 SPLITS = ("train", "val", "test")
 
@@ -32,8 +32,8 @@ def read_splits(cfg: DictConfig, root: Path, names: tuple[str, ...] = SPLITS) ->
 
 def train(task: Task, cfg: DictConfig, root: Path) -> dict[str, Any]:
     """Fit, profile the reference, log the run and the model, copy it to ``paths.model``."""
-    from ..drift import build_profile
-    from ..evaluation import write_plots
+    from mlcore.monitoring.drift import build_profile
+    from mlcore.tasks.metrics import write_plots
 
     tracking.configure(root, cfg.project.experiment)
     splits = read_splits(cfg, root, ("train", "val"))
@@ -72,7 +72,7 @@ def score(task: Task, model_dir: Path, test: pd.DataFrame, cfg: DictConfig) -> d
 def evaluate(task: Task, cfg: DictConfig, root: Path) -> dict[str, float]:
     """Score the trained model on the test split, assess it further, write metrics and plots,
     and log both to the training run."""
-    from ..evaluation import write_plots
+    from mlcore.tasks.metrics import write_plots
 
     tracking.configure(root, cfg.project.experiment)
     splits = read_splits(cfg, root)

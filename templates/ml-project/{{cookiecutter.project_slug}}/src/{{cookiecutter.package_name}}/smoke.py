@@ -13,8 +13,8 @@ import os
 import sys
 
 import pandas as pd
-from mlcore.config import load_params
-from mlcore.smoke import free_port, running_server, send
+from mlcore.foundation.config import load_params
+from mlcore.serving.smoke import free_port, running_server, send
 
 from . import PROJECT_ROOT
 from .schemas import request_items

@@ -88,7 +88,7 @@ def test_two_workers_serve_with_the_overrides_given(trained: dict[str, Any]) -> 
     """`make serve OVERRIDES="serve.workers=2 serve.max_batch=1"`: both workers apply max_batch=1."""
     import sys
 
-    from mlcore.smoke import free_port, running_server
+    from mlcore.serving.smoke import free_port, running_server
 
     root = trained["root"]
     port = free_port()
@@ -120,7 +120,7 @@ def test_reload_switches_without_failing_requests(server: str) -> None:
 
 
 def test_prediction_log_records_traffic(server: str, trained: dict[str, Any]) -> None:
-    from mlcore.predlog import read_window
+    from mlcore.serving.predlog import read_window
 
     httpx.post(f"{server}/predict", json=EXAMPLE)
     path = trained["root"] / trained["cfg"].serve.prediction_log

@@ -7,7 +7,7 @@ from typing import Any
 
 import mlflow
 import pytest
-from mlcore.promotion import current_champion
+from mlcore.lifecycle.promotion import current_champion
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def test_run_records_config_commit_data_hash_and_model(trained: dict[str, Any]) 
 
 
 def test_worse_candidate_is_registered_but_not_promoted(trained: dict[str, Any]) -> None:
-    from mlcore.promotion import gates_from_config, register_and_promote
+    from mlcore.lifecycle.promotion import gates_from_config, register_and_promote
 
     cfg = trained["cfg"]
     rules = cfg.train.promotion

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from mlcore.config import load_params
-from mlcore.progress import say
-from mlcore.splitting import dedupe, split
-from mlcore.validation import leakage
+from mlcore.data.splitting import dedupe, split
+from mlcore.data.validation import leakage
+from mlcore.foundation.config import load_params
+from mlcore.foundation.progress import say
 from omegaconf import DictConfig
 
 from .. import PROJECT_ROOT

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pandas as pd
-from mlcore.clusters import robust_preprocessor
-from mlcore.segments import describe_names
+from mlcore.tasks.clustering import robust_preprocessor
+from mlcore.tasks.segments import describe_names
 from omegaconf import DictConfig
 from sklearn.compose import ColumnTransformer
 

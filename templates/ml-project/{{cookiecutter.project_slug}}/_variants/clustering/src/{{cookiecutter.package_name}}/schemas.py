@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from mlcore.clusters import ClusterPredictor, SegmentAnswer
+from mlcore.tasks.clustering import ClusterPredictor, SegmentAnswer
 from pydantic import BaseModel, ConfigDict, Field
 
 EXAMPLE = {"eruptions": 3.6, "waiting": 79.0}
@@ -24,7 +24,7 @@ Answer = SegmentAnswer
 
 
 class Predictor(ClusterPredictor):
-    """Segment id and name, distance to the segment's centre (see ``mlcore.clusters``). Override
+    """Segment id and name, distance to the segment's centre (see ``mlcore.tasks.clustering``). Override
     ``frame`` and ``predict`` when requests carry more than the feature fields."""
 
 

@@ -2,7 +2,7 @@
 
 Clustering into named segments: with ``model.n_clusters: null`` every k in ``train.k_selection``
 is fitted on the train split and scored on validation (one MLflow child run per k, the curve in
-reports/plots/k_selection.csv) and k is chosen by ``mlcore.segments.choose_k``; the segment
+reports/plots/k_selection.csv) and k is chosen by ``mlcore.tasks.segments.choose_k``; the segment
 profiles and names ship with the model. Evaluation adds stability across seeds and resamples.
 """
 
@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlcore.clusters import SEGMENTS_FILE
-from mlcore.config import to_dict
-from mlcore.evaluation import clustering_metrics
-from mlcore.progress import step
-from mlcore.segments import as_records, choose_k, overall_stats, profile
+from mlcore.foundation.config import to_dict
+from mlcore.foundation.progress import step
 from mlcore.tasks import Fitted, Reference, Scored
+from mlcore.tasks.clustering import SEGMENTS_FILE
+from mlcore.tasks.metrics import clustering_metrics
+from mlcore.tasks.segments import as_records, choose_k, overall_stats, profile
 from omegaconf import DictConfig
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score

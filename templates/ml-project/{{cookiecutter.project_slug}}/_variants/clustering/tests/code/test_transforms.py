@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from mlcore.clusters import centres
-from mlcore.config import compose
+from mlcore.foundation.config import compose
+from mlcore.tasks.clustering import centres
 from omegaconf import OmegaConf
 
 from {{ cookiecutter.package_name }}.data import parse_raw

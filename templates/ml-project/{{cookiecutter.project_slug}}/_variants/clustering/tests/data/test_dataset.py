@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mlcore.config import to_dict
-from mlcore.validation import check_frame
+from mlcore.data.validation import check_frame
+from mlcore.foundation.config import to_dict
 
 
 def test_schema(dataset) -> None:

@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from mlcore import artifacts
-from mlcore.evaluation import interval
+from mlcore.lifecycle import artifacts
+from mlcore.tasks.metrics import interval
 from pydantic import BaseModel, ConfigDict, Field
 
 EXAMPLE = {

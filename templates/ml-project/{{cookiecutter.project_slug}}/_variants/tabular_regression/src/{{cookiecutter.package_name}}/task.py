@@ -13,15 +13,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlcore.evaluation import (
+from mlcore.foundation.progress import step
+from mlcore.tasks import Fitted, Reference, Scored
+from mlcore.tasks.metrics import (
     conformal_halfwidth,
     interval,
     interval_residuals,
     regression_metrics,
     regression_plot_data,
 )
-from mlcore.progress import step
-from mlcore.tasks import Fitted, Reference, Scored
 from omegaconf import DictConfig
 from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from mlcore.config import compose
-from mlcore.evaluation import conformal_halfwidth
+from mlcore.foundation.config import compose
+from mlcore.tasks.metrics import conformal_halfwidth
 
 from {{ cookiecutter.package_name }}.data import parse_raw
 from {{ cookiecutter.package_name }}.features import engineer

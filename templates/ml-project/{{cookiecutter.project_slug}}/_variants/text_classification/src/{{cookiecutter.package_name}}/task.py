@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlcore.evaluation import choose_threshold, classification_metrics, classification_plot_data
-from mlcore.progress import step
+from mlcore.foundation.progress import step
 from mlcore.tasks import Fitted, Reference, Scored
+from mlcore.tasks.metrics import choose_threshold, classification_metrics, classification_plot_data
 from omegaconf import DictConfig
 
 from .model import build_model

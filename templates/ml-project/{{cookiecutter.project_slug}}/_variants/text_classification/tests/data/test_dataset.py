@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mlcore.config import to_dict
-from mlcore.splitting import dedupe, split
-from mlcore.validation import check_frame, leakage
+from mlcore.data.splitting import dedupe, split
+from mlcore.data.validation import check_frame, leakage
+from mlcore.foundation.config import to_dict
 
 
 def test_schema_and_labels(dataset) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from mlcore.config import load_params
-from mlcore.io import write_parquet
-from mlcore.progress import say, step
+from mlcore.foundation.config import load_params
+from mlcore.foundation.io import write_parquet
+from mlcore.foundation.progress import say, step
 from omegaconf import DictConfig
 
 from .. import PROJECT_ROOT

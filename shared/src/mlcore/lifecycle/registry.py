@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .artifacts import serving_metadata_path
-from .io import read_json, write_json
-from .promotion import CHAMPION
+from mlcore.foundation.io import read_json, write_json
+from mlcore.lifecycle.artifacts import serving_metadata_path
+from mlcore.lifecycle.promotion import CHAMPION
 
 log = logging.getLogger(__name__)
 

@@ -3,12 +3,12 @@
 A model folder is what MLflow writes for a logged model (``MLmodel``, the flavor's files, the
 project's code) plus the suite's own files. Only this module spells their names:
 
-- ``extra_files/reference_profile.json``: the drift reference (``mlcore.drift.build_profile``);
+- ``extra_files/reference_profile.json``: the drift reference (``mlcore.monitoring.drift.build_profile``);
 - ``extra_files/<name>``: task extras, e.g. the segment profiles of a clustering model;
 - ``serving_metadata.json``: registry facts of an exported champion (version, run, data hashes).
 
 ``load(model_dir)`` returns the native model and the metadata logged with it, whatever the
-flavor (see ``mlcore.flavors``); predictors load through it and never import a flavor module.
+flavor (see ``mlcore.lifecycle.flavors``); predictors load through it and never import a flavor module.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .io import read_json, write_json
+from mlcore.foundation.io import read_json, write_json
 
 EXTRA_DIR = "extra_files"
 REFERENCE_PROFILE = "reference_profile.json"
@@ -72,7 +72,7 @@ def logged_metadata(model_dir: str | Path) -> dict[str, Any]:
 
 def load(model_dir: str | Path) -> ModelFiles:
     """The native model in ``model_dir`` through its flavor's loader, with its metadata."""
-    from . import flavors
+    from mlcore.lifecycle import flavors
 
     model_dir = Path(model_dir)
     return ModelFiles(flavors.load_native(model_dir), logged_metadata(model_dir), model_dir)

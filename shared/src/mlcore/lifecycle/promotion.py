@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .io import write_json
+from mlcore.foundation.io import write_json
 
 CHAMPION = "champion"
 

@@ -1,7 +1,7 @@
 """The ``monitor`` command's core: judge a traffic window against the reference, write both reports.
 
 One verdict: ``reports/drift.json`` (machines, ``/metrics``) and ``reports/drift.html`` (people)
-are rendered from the same figures of ``mlcore.drift.compare``, with the same tests, thresholds and
+are rendered from the same figures of ``mlcore.monitoring.drift.compare``, with the same tests, thresholds and
 verdicts, and are replaced together, so the page never shows an older run than the JSON.
 
 Exit codes of ``make monitor`` (``exit_code``):
@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from .drift import Thresholds, compare
+from mlcore.monitoring.drift import Thresholds, compare
 
 EXIT_NO_DRIFT, EXIT_DRIFT, EXIT_NOT_JUDGED, EXIT_ERROR = 0, 1, 2, 3
 log = logging.getLogger(__name__)

@@ -39,12 +39,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 from pydantic.json_schema import models_json_schema
 
-from . import registry
-from .errors import InputError
-from .predictor import MicroBatcher, Predictor, execution_of, log_inputs
-from .predlog import PredictionLog
+from mlcore.lifecycle import registry
+from mlcore.serving.predictor import InputError, MicroBatcher, Predictor, execution_of, log_inputs
+from mlcore.serving.predlog import PredictionLog
 
-log = logging.getLogger("mlcore.serving")
+log = logging.getLogger("mlcore.serving.app")
 __all__ = ["InputError", "Loaded", "ModelHolder", "Predictor", "ServingSpec", "create_app", "run"]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -571,7 +570,7 @@ def run_workers(factory: str, config: Any, host: str, port: int, workers: int, l
     import uvicorn
     from omegaconf import OmegaConf
 
-    from .logs import configure_json_logging
+    from mlcore.foundation.logs import configure_json_logging
 
     configure_json_logging(log_level)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="serve-config-", delete=False) as fh:
@@ -588,7 +587,7 @@ def run(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, workers: int = 
     """Serve ``app`` with uvicorn (uvloop + httptools when installed, no access log)."""
     import uvicorn
 
-    from .logs import configure_json_logging
+    from mlcore.foundation.logs import configure_json_logging
 
     configure_json_logging(log_level)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

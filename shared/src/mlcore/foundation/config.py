@@ -46,7 +46,7 @@ def load_params(path: str | Path = "params.yaml") -> DictConfig:
 
 def write_params(cfg: DictConfig, path: str | Path = "params.yaml") -> Path:
     """Write a composed config as ``params.yaml`` with a header saying where it comes from."""
-    from .io import write_text
+    from mlcore.foundation.io import write_text
 
     body = yaml.safe_dump(to_dict(cfg), sort_keys=False)
     header = "# Composed from configs/ by `make params` -- edit configs/, not this file.\n"
@@ -87,7 +87,7 @@ def hydra_entry(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m mlcore.config [--config-dir configs] [--out params.yaml] [overrides...]``."""
+    """``python -m mlcore.foundation.config [--config-dir configs] [--out params.yaml] [overrides...]``."""
     import argparse
 
     parser = argparse.ArgumentParser(description="Compose configs/ into params.yaml")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .io import write_text
+from mlcore.foundation.io import write_text
 
 
 def choose_k(curve: pd.DataFrame, min_k: int = 2, min_share: float = 0.0) -> int:

@@ -5,7 +5,7 @@ and distance to the segment's centre for each request item, the segment profiles
 ``GET /segments``, and the drift frame (features plus the served segment). A project subclasses it
 where its requests need more than reading the feature fields (e.g. features computed from
 transactions). ``robust_preprocessor`` is the default preprocessing (optional log1p, then robust
-scaling), which ``mlcore.fastcluster`` compiles for the request path.
+scaling), which ``mlcore.fastpath.nearest_centre`` compiles for the request path.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from . import artifacts
-from .fastcluster import compile_pipeline
+from mlcore.fastpath.nearest_centre import compile_pipeline
+from mlcore.lifecycle import artifacts
 
-SEGMENTS_FILE = "segments.json"  # shipped with the model (mlcore.artifacts extras)
+SEGMENTS_FILE = "segments.json"  # shipped with the model (mlcore.lifecycle.artifacts extras)
 
 
 def robust_preprocessor(numeric: Sequence[str], log: Sequence[str] = ()) -> Any:

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .paths import store_root
-from .progress import say
+from mlcore.foundation.paths import store_root
+from mlcore.foundation.progress import say
 
 DB_NAME = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
@@ -208,11 +208,11 @@ def log_training_run(
     """Log one training run: context, metrics and the model, then copy the logged model to
     ``local_dir`` (the DVC output). Returns the run info the later stages read.
 
-    The model is ``native_model`` in two flavors (see ``mlcore.pyfunc``): its native one
-    (``mlcore.flavors``) and ``python_function``, which answers as the API does through
+    The model is ``native_model`` in two flavors (see ``mlcore.lifecycle.pyfunc``): its native one
+    (``mlcore.lifecycle.flavors``) and ``python_function``, which answers as the API does through
     ``<package>.schemas`` and ``predictor``. It carries a signature taken from the request schema,
     the input example, explicit pip requirements, ``metadata`` (threshold, labels, ...), the drift
-    reference ``profile`` and the task's JSON ``extras`` (``mlcore.artifacts`` names the files),
+    reference ``profile`` and the task's JSON ``extras`` (``mlcore.lifecycle.artifacts`` names the files),
     and the project's package and mlcore as code. ``child_runs`` (``{"run_name", "params",
     "metrics"}`` each, e.g. the k sweep) become nested runs.
     """
@@ -224,8 +224,8 @@ def log_training_run(
     import mlflow
     from mlflow.models import ModelSignature, infer_signature
 
-    from . import artifacts, pyfunc
-    from .flavors import for_model
+    from mlcore.lifecycle import artifacts, pyfunc
+    from mlcore.lifecycle.flavors import for_model
 
     schemas_module = f"{package}.schemas"
     schemas = importlib.import_module(schemas_module)
@@ -285,7 +285,7 @@ def record_evaluation(
     training run named in ``run_info_path``."""
     import mlflow
 
-    from .io import read_json, write_json
+    from mlcore.foundation.io import read_json, write_json
 
     write_json(dict(metrics), metrics_path)
     run_id = read_json(run_info_path)["run_id"]

@@ -1,6 +1,6 @@
 """The registered model as MLflow's own tools see it: ``mlflow.pyfunc`` and ``mlflow models serve``.
 
-A model is saved with two flavors. The native one (``mlcore.flavors``: ``sklearn`` with skops today)
+A model is saved with two flavors. The native one (``mlcore.lifecycle.flavors``: ``sklearn`` with skops today)
 is the raw fitted model, for people who want the estimator. ``python_function`` answers exactly as the suite's ``POST /predict``: each row
 of the input frame is validated by the project's request schema (``<package>.schemas.Item``) and
 scored by the project's predictor (``<package>.schemas.load_predictor``), one answer row per input
@@ -53,7 +53,7 @@ class SuiteModel:
     def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
         from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 
-        from .errors import InputError
+        from mlcore.serving.predictor import InputError
 
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         try:
@@ -107,11 +107,11 @@ def save_model(
     code_paths: Sequence[str],
     **flavor_kwargs: Any,
 ) -> None:
-    """Save ``native_model`` with its native flavor (``mlcore.flavors``), then point
+    """Save ``native_model`` with its native flavor (``mlcore.lifecycle.flavors``), then point
     ``python_function`` at this module."""
     from mlflow.models import Model
 
-    from .flavors import for_model
+    from mlcore.lifecycle.flavors import for_model
 
     mlflow_model = mlflow_model if mlflow_model is not None else Model()
     for_model(native_model).save(native_model, path, mlflow_model, code_paths, **flavor_kwargs)

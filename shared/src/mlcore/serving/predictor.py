@@ -24,7 +24,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from .errors import InputError
+
+class InputError(ValueError):
+    """Raised by a predictor for input that passes the schema but cannot be scored (answered 422)."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.field = where  # the request field at fault, e.g. "items.1.transactions.0.date"
+        self.message = message
+
 
 Execution = Literal["inline", "thread", "batch"]
 EXECUTIONS: tuple[str, ...] = ("inline", "thread", "batch")

@@ -1,7 +1,7 @@
 """How a native model is saved into, and loaded from, a model folder: one saver/loader per flavor.
 
 The suite logs every model with two MLflow flavors: the native one (here) for people who want the
-estimator or network, and ``python_function`` (``mlcore.pyfunc``), which answers as the API does.
+estimator or network, and ``python_function`` (``mlcore.lifecycle.pyfunc``), which answers as the API does.
 Today: scikit-learn, saved with skops (no pickle). A PyTorch or transformers flavor is one more
 class with the same four members, registered in ``FLAVORS``.
 """

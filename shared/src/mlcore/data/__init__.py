@@ -1,0 +1,1 @@
+"""Data: acquisition from pinned sources, validation against a contract, splitting."""

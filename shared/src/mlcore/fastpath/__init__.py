@@ -1,0 +1,1 @@
+"""Compiled fast paths: fitted pipelines turned into plain arrays for serving."""

@@ -1,0 +1,1 @@
+"""Foundation: config, paths, atomic io, logs, progress. No ML imports."""

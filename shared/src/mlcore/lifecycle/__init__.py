@@ -1,0 +1,1 @@
+"""Model lifecycle: tracking, the model-folder layout, flavors, registry, promotion, the pyfunc flavor."""

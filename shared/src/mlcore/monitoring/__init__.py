@@ -1,0 +1,1 @@
+"""Monitoring: drift tests and the drift report."""

@@ -1,0 +1,1 @@
+"""Serving: the predictor contract (no web imports), the app factory, the prediction log, test servers."""
