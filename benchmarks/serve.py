@@ -1,13 +1,17 @@
-"""Serving benchmark: a project's API on 127.0.0.1 under wrk, single-item POST /predict.
+"""Serving benchmark: a project's API on 127.0.0.1 under wrk, single-item POST /predict, side by
+side in one run with a bare FastAPI endpoint that returns a constant (the ceiling), and optionally
+with the same project served by an earlier commit of the suite (``--before <git ref>``).
 
-    python benchmarks/serve.py spam-classifier [--workers 1] [--seconds 15] [--connections 32]
+    python benchmarks/serve.py spam-classifier [--workers 1 2] [--seconds 15] [--connections 32]
+    python benchmarks/serve.py spam-classifier --before ace6b4f
     python benchmarks/serve.py customer-segmentation --items transaction_items
 
 The server runs as `make serve` runs it (prediction log on). Request bodies cycle through rows
 of the project's test split (``schemas.request_items``), or through what the project's
 ``schemas.<items>(project_root, cfg, 200)`` returns. The load generator (wrk, one thread) shares
-the machine with the server. Figures, with the server's resident memory, go to
-benchmarks/results/<project>.json (``<project>.<items>.json`` with ``--items``).
+the machine with the server. Figures, with the resident memory of the server and of each worker
+and the share of the bare endpoint's throughput, go to benchmarks/results/<project>.json
+(``<project>.<items>.json`` with ``--items``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -29,18 +36,36 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and its children (uvicorn workers), in MiB."""
-    total = 0
+def rss_by_process(pid: int) -> dict[int, float]:
+    """Resident memory (MiB) of ``pid`` and of each of its children (uvicorn workers)."""
     pids = [pid] + [
         int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
     ]
+    out = {}
     for p in pids:
         status = Path(f"/proc/{p}/status")
         if status.exists():
             match = re.search(r"VmRSS:\s+(\d+) kB", status.read_text())
-            total += int(match.group(1)) if match else 0
-    return round(total / 1024, 1)
+            out[p] = round(int(match.group(1)) / 1024, 1) if match else 0.0
+    return out
+
+
+BARE_APP = """
+from fastapi import FastAPI, Request
+
+app = FastAPI()
+
+
+@app.get("/ready")
+async def ready() -> dict:
+    return {"status": "ready"}
+
+
+@app.post("/predict")
+async def predict(request: Request) -> dict:
+    await request.body()
+    return {"label": "constant"}
+"""
 
 
 def lua_script(bodies: list[str]) -> str:
@@ -72,32 +97,29 @@ def parse_wrk(text: str) -> dict[str, float]:
     return out
 
 
-def bench(project: Path, workers: int, seconds: int, connections: int, items: str | None = None) -> dict[str, object]:
+def request_bodies(project: Path, items: str | None) -> list[str]:
     from mlcore.foundation.config import load_params
-    from mlcore.serving.smoke import free_port, running_server
 
-    record = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
-    package = record["package_name"]
+    package = package_of(project)
     sys.path.insert(0, str(project / "src"))
     schemas = __import__(f"{package}.schemas", fromlist=["request_items"])
     cfg = load_params(project / "params.yaml")
     test = pd.read_parquet(project / cfg.paths.processed / "test.parquet")
     chosen = getattr(schemas, items)(project, cfg, 200) if items else schemas.request_items(test.head(200))
-    bodies = [json.dumps(item) for item in chosen]
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        f"{package}.api",
-        f"serve.port={port}",
-        f"serve.workers={workers}",
-        "serve.log_level=warning",
-    ]
-    env = {"PYTHONPATH": str(project / "src")}
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        fh.write(lua_script(bodies))
-        script = fh.name
-    with running_server(cmd, port, cwd=project, env=env) as (base, proc):
+    return [json.dumps(item) for item in chosen]
+
+
+def package_of(project: Path) -> str:
+    return json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]["package_name"]
+
+
+def load(
+    cmd: list[str], port: int, cwd: Path, env: dict[str, str], workers: int, script: str, seconds: int, connections: int
+) -> dict[str, Any]:
+    """Start ``cmd`` (serving on ``port``), warm it, load it with wrk, measure its memory, stop it."""
+    from mlcore.serving.smoke import running_server
+
+    with running_server(cmd, port, cwd=cwd, env=env, timeout=120) as (base, proc):
         time.sleep(1.0 if workers == 1 else 3.0)
         warm = ["wrk", "-t1", f"-c{connections}", "-d3s", "-s", script, base]
         subprocess.run(warm, capture_output=True, text=True, check=True)
@@ -107,22 +129,74 @@ def bench(project: Path, workers: int, seconds: int, connections: int, items: st
             text=True,
             check=True,
         )
-        memory = rss_mb(proc.pid)
-    Path(script).unlink()
-    result = {
+        memory = rss_by_process(proc.pid)
+    served = [mib for pid, mib in memory.items() if pid != proc.pid] if workers > 1 else list(memory.values())
+    return {
+        **parse_wrk(run.stdout),
+        "server_rss_mib": round(sum(memory.values()), 1),
+        "worker_rss_mib": max(served),
+    }
+
+
+def bench(
+    project: Path, workers: int, seconds: int, connections: int, items: str | None = None, before: Path | None = None
+) -> dict[str, object]:
+    from mlcore.serving.smoke import free_port
+
+    package = package_of(project)
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "bodies.lua"
+        script.write_text(lua_script(request_bodies(project, items)))
+        (Path(tmp) / "bare_app.py").write_text(BARE_APP)
+        args = (workers, str(script), seconds, connections)
+        port = free_port()
+        bare_cmd = [sys.executable, "-m", "uvicorn", "bare_app:app", "--workers", str(workers)]
+        bare_cmd += ["--log-level", "warning", "--no-access-log", "--host", "127.0.0.1", "--port", str(port)]
+        bare = load(bare_cmd, port, Path(tmp), {"PYTHONPATH": tmp}, *args)
+
+        def api(root: Path, extra_path: str = "") -> dict[str, Any]:
+            port = free_port()
+            cmd = [sys.executable, "-m", f"{package}.api", f"serve.workers={workers}", "serve.log_level=warning"]
+            env = {"PYTHONPATH": f"{root / 'src'}{extra_path}"}
+            return load([*cmd, f"serve.port={port}"], port, root, env, *args)
+
+        served = api(project)
+        old = api(before / project.name, f":{before / 'shared' / 'src'}") if before else None
+    share = lambda r: round(r["requests_per_s"] / bare["requests_per_s"], 3)  # noqa: E731
+    return {
         "project": project.name,
         "endpoint": "POST /predict (one item)",
         "items": items or "request_items",
         "workers": workers,
         "connections": connections,
         "seconds": seconds,
-        **parse_wrk(run.stdout),
-        "server_rss_mib": memory,
+        **served,
+        "share_of_bare": share(served),
+        "bare_endpoint": bare,
+        **({"before": {**old, "share_of_bare": share(old)}} if old else {}),
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
         "load_generator": "wrk 1 thread, same machine",
         "date": time.strftime("%Y-%m-%d"),
     }
-    return result
+
+
+@contextmanager
+def checkout(ref: str | None, projects: list[str]) -> Iterator[Path | None]:
+    """The suite at ``ref`` (a git worktree) with each project's exported model and test split
+    copied in, so the earlier code serves the same model; None without a ref."""
+    if ref is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        where = Path(tmp) / "suite"
+        subprocess.run(["git", "worktree", "add", "-q", "--detach", str(where), ref], cwd=ROOT, check=True)
+        try:
+            for name in projects:
+                for rel in ("models/champion", "data/processed"):
+                    shutil.copytree(ROOT / name / rel, where / name / rel, dirs_exist_ok=True)
+            yield where
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(where)], cwd=ROOT, check=False)
 
 
 def main() -> int:
@@ -132,19 +206,27 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--items", help="a function of the project's schemas module that returns request items")
+    parser.add_argument("--before", help="git ref of the suite to measure side by side (same model, same run)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
-    for name in args.projects:
-        results = [bench(ROOT / name, w, args.seconds, args.connections, args.items) for w in args.workers]
-        out = ROOT / "benchmarks" / "results" / (f"{name}.{args.items}.json" if args.items else f"{name}.json")
-        out.write_text(json.dumps(results, indent=2) + "\n")
-        for r in results:
-            print(
-                f"{name}: {r['workers']} worker(s): {r['requests_per_s']:.0f} req/s, p50 {r['p50_ms']} ms, "
-                f"p99 {r['p99_ms']} ms, {r['non_2xx']} non-2xx, server RSS {r['server_rss_mib']} MiB"
-            )
+    with checkout(args.before, args.projects) as before:
+        for name in args.projects:
+            results = [bench(ROOT / name, w, args.seconds, args.connections, args.items, before) for w in args.workers]
+            if before is not None:
+                for r in results:
+                    r["before"]["ref"] = args.before
+            out = ROOT / "benchmarks" / "results" / (f"{name}.{args.items}.json" if args.items else f"{name}.json")
+            out.write_text(json.dumps(results, indent=2) + "\n")
+            for r in results:
+                rows = [("now", r), ("bare", r["bare_endpoint"])] + ([("before", r["before"])] if "before" in r else [])
+                for label, f in rows:
+                    print(
+                        f"{name} {label}: {r['workers']} worker(s): {f['requests_per_s']:.0f} req/s, "
+                        f"p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms, {f['non_2xx']} non-2xx, "
+                        f"RSS {f['server_rss_mib']} MiB ({f['worker_rss_mib']} MiB per worker)"
+                    )
     return 0
 
 

@@ -1,22 +1,36 @@
-"""The compiled single-row scorers equal scikit-learn's predictions."""
+"""The compiled scorers equal scikit-learn's predictions, survive a save/restore with numpy alone,
+and a fast path that stops agreeing with its pipeline is switched off at load time."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from mlcore.fastpath.tabular_gbm import compile_regressor
-from mlcore.fastpath.text_linear import compile_pipeline, oov_share
+from mlcore import fastpath
+from mlcore.fastpath import text_linear
+from mlcore.lifecycle import artifacts
+from pydantic import BaseModel
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+TEXTS = ["Win CASH now!!", "see you at lunch", "FREE prize, call 0800", "meeting at noon", "Ünïcödé café prize"] * 8
+LABELS = [1, 0, 1, 0, 1] * 8
+PROBES = ["win a prize", "lunch?", "", "zzz qqq", "Café   NOW", "the and of", "ÀÉÎ õü ß", "a\tb\nc  d"]
 
-def tabular(regressor) -> tuple[Pipeline, pd.DataFrame]:
+
+def tabular(regressor: Any) -> tuple[Pipeline, pd.DataFrame]:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(
         {
@@ -43,43 +57,88 @@ def tabular(regressor) -> tuple[Pipeline, pd.DataFrame]:
     return model.fit(frame, y), frame
 
 
-def test_compiled_forest_equals_predict_with_missing_and_unknown_values() -> None:
+def roundtrip(scorer: Any, tmp_path: Path) -> Any:
+    """Save a scorer into a model folder's extras and restore it (numpy only)."""
+    fastpath.save(scorer, tmp_path / artifacts.EXTRA_DIR, answers=[])
+    restored, record = fastpath.restore(tmp_path)
+    assert record["kind"] == scorer.kind
+    return restored
+
+
+def test_compiled_forest_equals_predict_with_missing_and_unknown_values(tmp_path: Path) -> None:
     model, frame = tabular(HistGradientBoostingRegressor(max_iter=50, random_state=0))
     probe = frame.head(60).copy()
     probe.loc[probe.index[0], "c"] = "never-seen"
     probe.loc[probe.index[1], "c"] = "w"  # an infrequent category
     probe.loc[probe.index[2], ["a", "c"]] = [np.nan, np.nan]
-    compiled = compile_regressor(model)
-    assert compiled is not None
-    got = [compiled.predict_one(row) for row in probe.to_dict(orient="records")]
-    np.testing.assert_allclose(got, model.predict(probe), rtol=1e-10)
+    compiled = fastpath.compile(model)
+    assert compiled is not None and compiled.kind == "tabular_gbm"
+    expected = model.predict(probe)
+    for scorer in (compiled, roundtrip(compiled, tmp_path)):
+        got = [scorer.predict_one(row) for row in probe.to_dict(orient="records")]
+        np.testing.assert_allclose(got, expected, rtol=1e-10)
 
 
-def test_unsupported_regressor_is_not_compiled() -> None:
-    model, _ = tabular(Ridge())
-    assert compile_regressor(model) is None
+def test_unsupported_shapes_are_not_compiled() -> None:
+    model, frame = tabular(Ridge())
+    assert fastpath.compile(model) is None
+    extra_step, _ = tabular(HistGradientBoostingRegressor(max_iter=5))
+    extra_step.steps.insert(0, ("clip", StandardScaler()))  # a step the compiler does not reproduce
+    assert fastpath.compile(extra_step) is None
+    assert fastpath.compile(extra_step, skip=("clip",)) is not None  # the caller applies it itself
 
 
-def test_compiled_text_scorer_equals_predict_proba() -> None:
-    texts = ["win cash now", "see you at lunch", "free prize call", "meeting at noon"] * 10
-    labels = [1, 0, 1, 0] * 10
+VECTORIZERS = {
+    "word": dict(sublinear_tf=True),
+    "word_bigrams_stop": dict(ngram_range=(1, 2), stop_words="english", strip_accents="ascii"),
+    "char": dict(analyzer="char", ngram_range=(1, 3), lowercase=False),
+    "char_wb": dict(analyzer="char_wb", ngram_range=(2, 4), strip_accents="unicode"),
+    "binary_no_idf_no_norm": dict(binary=True, use_idf=False, norm=None),
+    "url_tokens": dict(token_pattern=r"(?u)\b\w\w+\b|https?://\S+"),
+}
+
+
+@pytest.mark.parametrize("name", VECTORIZERS)
+def test_analyzer_equals_scikit_learn(name: str) -> None:
+    vectorizer = TfidfVectorizer(**VECTORIZERS[name]).fit(TEXTS)
+    spec = text_linear.analyzer_spec(vectorizer)
+    assert spec is not None
+    analyze, ours = vectorizer.build_analyzer(), text_linear.build_analyzer(json.loads(json.dumps(spec)))
+    for text in [*PROBES, *TEXTS[:5]]:
+        assert ours(text) == analyze(text), text
+
+
+@pytest.mark.parametrize("name", VECTORIZERS)
+@pytest.mark.parametrize("clf", [LogisticRegression(C=5.0), MultinomialNB()])
+def test_compiled_text_scorer_equals_predict_proba(name: str, clf: Any, tmp_path: Path) -> None:
     union = FeatureUnion(
-        [("w", TfidfVectorizer(sublinear_tf=True)), ("c", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)))]
+        [("w", TfidfVectorizer(**VECTORIZERS[name])), ("c", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3)))]
     )
-    pipeline = Pipeline([("features", union), ("clf", LogisticRegression())]).fit(texts, labels)
-    scorer = compile_pipeline(pipeline)
-    probes = ["win a prize", "lunch?", "", "zzz qqq"]
-    np.testing.assert_allclose(scorer.many(probes), pipeline.predict_proba(probes)[:, 1], rtol=1e-10)
-    assert oov_share(scorer, "win zzz") == 0.5
+    pipeline = Pipeline([("features", union), ("clf", clf)]).fit(TEXTS, LABELS)
+    compiled = fastpath.compile(pipeline)
+    assert compiled is not None and compiled.kind == "text_linear"
+    expected = pipeline.predict_proba(PROBES)[:, 1]
+    for scorer in (compiled, roundtrip(compiled, tmp_path)):
+        np.testing.assert_allclose(scorer.many(PROBES), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_oov_share_counts_unknown_words() -> None:
+    pipeline = Pipeline([("features", TfidfVectorizer()), ("clf", LogisticRegression())]).fit(TEXTS, LABELS)
+    scorer = fastpath.compile(pipeline)
+    assert scorer.oov_share("win zzz") == 0.5
+    assert scorer.oov_share("") == 1.0
+
+
+def test_text_settings_it_cannot_reproduce_are_not_compiled() -> None:
+    for vectorizer in (TfidfVectorizer(tokenizer=str.split, token_pattern=None), TfidfVectorizer(analyzer=str.split)):
+        pipeline = Pipeline([("features", vectorizer), ("clf", LogisticRegression())]).fit(TEXTS, LABELS)
+        assert fastpath.compile(pipeline) is None
 
 
 @pytest.mark.parametrize("estimator", ["kmeans", "nearest_centroid"])
-def test_compiled_clusters_equal_the_pipeline(estimator: str) -> None:
-    from mlcore.fastpath.nearest_centre import compile_pipeline
+def test_compiled_clusters_equal_the_pipeline(estimator: str, tmp_path: Path) -> None:
     from sklearn.cluster import KMeans
-    from sklearn.compose import ColumnTransformer
     from sklearn.neighbors import NearestCentroid
-    from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer, RobustScaler
 
     rng = np.random.default_rng(0)
@@ -96,24 +155,104 @@ def test_compiled_clusters_equal_the_pipeline(estimator: str) -> None:
     else:
         clusterer = NearestCentroid().fit(points, (points[:, 0] > 0).astype(int) + 2 * (points[:, 1] > 0))
     pipeline = Pipeline([("features", columns), ("cluster", clusterer)])
-    compiled = compile_pipeline(pipeline, ["a", "b", "c"])
-    assert compiled is not None
-    np.testing.assert_allclose(compiled.transform(frame[["a", "b", "c"]].to_numpy()), points, atol=1e-12)
-    labels, distances = compiled.assign(frame[["a", "b", "c"]].to_numpy())
-    np.testing.assert_array_equal(labels, pipeline.predict(frame))
+    compiled = fastpath.compile(pipeline, features=["a", "b", "c"])
+    assert compiled is not None and compiled.kind == "nearest_centre"
     centres = clusterer.cluster_centers_ if estimator == "kmeans" else clusterer.centroids_
-    np.testing.assert_allclose(distances, np.linalg.norm(points - centres[labels], axis=1), atol=1e-12)
+    for scorer in (compiled, roundtrip(compiled, tmp_path)):
+        np.testing.assert_allclose(scorer.transform(frame[["a", "b", "c"]].to_numpy()), points, atol=1e-12)
+        labels, distances = scorer.assign(frame[["a", "b", "c"]].to_numpy())
+        np.testing.assert_array_equal(labels, pipeline.predict(frame))
+        np.testing.assert_allclose(distances, np.linalg.norm(points - centres[labels], axis=1), atol=1e-12)
 
 
 def test_unsupported_clusterers_are_not_compiled() -> None:
-    from mlcore.fastpath.nearest_centre import compile_pipeline
-    from sklearn.compose import ColumnTransformer
     from sklearn.mixture import GaussianMixture
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import RobustScaler, StandardScaler
+    from sklearn.preprocessing import RobustScaler
 
     frame = pd.DataFrame({"a": np.arange(50.0), "b": np.arange(50.0) % 7})
     for scaler, clusterer in ((RobustScaler(), GaussianMixture(2)), (StandardScaler(), GaussianMixture(2))):
         columns = ColumnTransformer([("s", scaler, ["a", "b"])]).fit(frame)
         pipeline = Pipeline([("features", columns), ("cluster", clusterer.fit(columns.transform(frame)))])
-        assert compile_pipeline(pipeline, ["a", "b"]) is None
+        assert fastpath.compile(pipeline, features=["a", "b"]) is None
+
+
+# --- parity at load time, on a model folder ----------------------------------------------------
+
+
+class Message(BaseModel):
+    text: str
+
+
+class TextPredictor:
+    """The smallest predictor of the FastModel kind: probability of the positive class."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = fastpath.FastModel.of(model)
+
+    def predict(self, items: list[Message]) -> list[dict[str, Any]]:
+        texts = [item.text for item in items]
+        if self.model.fast is not None:
+            probas = self.model.fast.many(texts)
+        else:
+            probas = self.model.native.predict_proba(texts)[:, 1].tolist()
+        return [{"p": p} for p in probas]
+
+
+def model_folder(tmp_path: Path, pipeline: Pipeline) -> tuple[Path, TextPredictor]:
+    """A model folder as training writes it: MLmodel, the input example, the checked fast path."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / artifacts.MLMODEL).write_text("flavors: {}\nmetadata: {}\n")
+    example = {"columns": ["text"], "data": [[t] for t in PROBES[:5]]}
+    (folder / artifacts.INPUT_EXAMPLE).write_text(json.dumps(example))
+    predictor = TextPredictor(pipeline)
+    answer = lambda: predictor.predict([Message(text=t) for t in PROBES[:5]])  # noqa: E731
+    assert fastpath.save_checked(predictor, answer, folder / artifacts.EXTRA_DIR)
+    return folder, predictor
+
+
+def text_pipeline() -> Pipeline:
+    return Pipeline([("features", TfidfVectorizer()), ("clf", LogisticRegression())]).fit(TEXTS, LABELS)
+
+
+def test_parity_check_passes_for_a_faithful_fast_path(tmp_path: Path) -> None:
+    pipeline = text_pipeline()
+    folder, _ = model_folder(tmp_path, pipeline)
+    scorer, _ = fastpath.restore(folder)
+    served = TextPredictor(fastpath.FastModel(fast=scorer, load_native=lambda: pytest.fail("native model loaded")))
+    status = fastpath.verify(served, folder, Message)
+    assert status.active and status.kind == "text_linear", status
+    assert "parity checked on 5" in status.reason
+
+
+def test_parity_failure_falls_back_to_the_native_model(tmp_path: Path) -> None:
+    pipeline = text_pipeline()
+    folder, _ = model_folder(tmp_path, pipeline)
+    scorer, _ = fastpath.restore(folder)
+    scorer.intercept += 0.5  # the compiled copy no longer answers as the pipeline does
+    served = TextPredictor(fastpath.FastModel(fast=scorer, load_native=lambda: pipeline))
+    status = fastpath.verify(served, folder, Message)
+    assert not status.active and "parity check failed" in status.reason
+    assert served.model.fast is None
+    got = [a["p"] for a in served.predict([Message(text=t) for t in PROBES])]
+    np.testing.assert_allclose(got, pipeline.predict_proba(PROBES)[:, 1])
+
+
+def test_a_fast_path_that_disagrees_at_training_is_not_saved(tmp_path: Path) -> None:
+    pipeline = text_pipeline()
+    predictor = TextPredictor(pipeline)
+    predictor.model.fast.intercept -= 1.0
+    answer = lambda: predictor.predict([Message(text=t) for t in PROBES])  # noqa: E731
+    assert fastpath.save_checked(predictor, answer, tmp_path) == []
+    assert not (tmp_path / artifacts.FASTPATH_SPEC).exists()
+
+
+def test_restoring_a_fast_path_imports_no_scikit_learn(tmp_path: Path) -> None:
+    folder, _ = model_folder(tmp_path, text_pipeline())
+    code = (
+        "import sys; from mlcore import fastpath; "
+        f"s, _ = fastpath.restore({str(folder)!r}); s.proba('win cash'); "
+        "print(sorted(m for m in ('sklearn', 'scipy', 'mlflow') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

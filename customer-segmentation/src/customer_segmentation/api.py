@@ -6,7 +6,6 @@ serve the factory directly: ``uvicorn customer_segmentation.api:app_from_params 
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -19,20 +18,16 @@ from omegaconf import DictConfig
 from . import CONFIG_DIR, PROJECT_ROOT
 from .schemas import ENDPOINTS, Answer, Item, load_predictor
 
-log = logging.getLogger(__name__)
-
 
 def build_app(cfg: DictConfig, root: Path = PROJECT_ROOT) -> FastAPI:
     serve = cfg.serve
-    if serve.prefer_registry:  # without it the server needs no tracking store at all
-        try:
-            tracking.configure(root, cfg.project.experiment)
-        except Exception as exc:  # noqa: BLE001 - serve the local export rather than not start
-            log.warning("tracking store unreachable, serving the local export", extra={"reason": str(exc)[:300]})
     return create_app(
         ServingSpec.from_config(
             serve,
             root,
+            # The champion is fetched by a child process: this one never imports MLflow. Without
+            # prefer_registry the server needs no tracking store at all.
+            tracking_uri=tracking.tracking_uri(root) if serve.prefer_registry else None,
             cache_dir=root / serve.cache_dir / str(os.getpid()),
             drift_report=root / cfg.monitor.report_json,
             model_name=cfg.project.model_name,

@@ -18,13 +18,16 @@ Skewed features are log1p-transformed (``data.features.log``), then every featur
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from mlcore.tasks.clustering import robust_preprocessor
 from mlcore.tasks.segments import unique_names
 from omegaconf import DictConfig
-from sklearn.compose import ColumnTransformer
+
+if TYPE_CHECKING:  # scikit-learn is imported where a pipeline is built, never by a serving worker
+    from sklearn.compose import ColumnTransformer
 
 FEATURES = ["recency_days", "frequency", "monetary", "tenure_days", "avg_basket", "mean_gap_days"]
 

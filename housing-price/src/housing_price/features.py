@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from omegaconf import DictConfig
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+if TYPE_CHECKING:  # scikit-learn is imported where a pipeline is built, never by a serving worker
+    from sklearn.compose import ColumnTransformer
 
 ENGINEERED = ["Total_Living_Area", "House_Age", "Years_Since_Remodel", "Total_Bathrooms"]
 
@@ -60,6 +59,11 @@ def engineered_columns(cfg: DictConfig) -> list[str]:
 
 
 def build_preprocessor(cfg: DictConfig) -> ColumnTransformer:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
     numeric = [*cfg.features.numeric, *engineered_columns(cfg)]
     parts = [
         ("numeric", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]), numeric)

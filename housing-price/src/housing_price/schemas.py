@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from mlcore.fastpath.tabular_gbm import compile_regressor
+from mlcore.fastpath import FastModel
 from mlcore.lifecycle import artifacts
 from mlcore.tasks.metrics import interval
 from pydantic import BaseModel, ConfigDict, Field
@@ -393,20 +393,26 @@ class Answer(BaseModel):
 
 class Predictor:
     """A fitted regression pipeline with its conformal interval (half-width on the ``scale``
-    it was calibrated on: ``log`` for a relative interval, ``linear`` for one in dollars)."""
+    it was calibrated on: ``log`` for a relative interval, ``linear`` for one in dollars).
+
+    Houses are scored one by one by the compiled copy of the pipeline (``mlcore.fastpath.tabular_gbm``,
+    equal to ``pipeline.predict`` to float precision; ``engineer_row`` is applied here), so serving
+    never loads scikit-learn; models without a fast path use the pipeline itself.
+    """
 
     def __init__(
-        self, pipeline: Any, halfwidth: float, coverage: float, features: Sequence[str], scale: str = "log"
+        self, model: Any, halfwidth: float, coverage: float, features: Sequence[str], scale: str = "log"
     ) -> None:
-        self.pipeline = pipeline
+        self.model = FastModel.of(model, skip=("engineer",))
         self.halfwidth = float(halfwidth)
         self.coverage = float(coverage)
         self.features = list(features)
         self.scale = scale
         self.numeric = [name for name in self.features if name in set(NUMERIC)]
-        # One house at a time is scored by a compiled copy of the pipeline (mlcore.fastpath.tabular_gbm),
-        # equal to pipeline.predict to float precision; batches use the pipeline itself.
-        self.compiled = compile_regressor(pipeline, engineer_row)
+
+    @property
+    def pipeline(self) -> Any:
+        return self.model.native
 
     def frame(self, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
         frame = pd.DataFrame([{name: row.get(name) for name in self.features} for row in rows], columns=self.features)
@@ -419,8 +425,8 @@ class Predictor:
         return np.asarray(self.pipeline.predict(frame[self.features]), dtype=float)
 
     def predict(self, items: Sequence[BaseModel]) -> list[dict[str, Any]]:
-        if self.compiled is not None and len(items) == 1:
-            preds = np.asarray([self.compiled.predict_one(items[0].model_dump())])
+        if self.model.fast is not None:
+            preds = np.asarray([self.model.fast.predict_one(engineer_row(item.model_dump())) for item in items])
         else:
             preds = self.values(self.frame([item.model_dump() for item in items]))
         lows, highs = interval(preds, self.halfwidth, self.scale)
@@ -460,4 +466,4 @@ def load_predictor(model_dir: Path) -> Predictor:
     # Models logged before the interval scale was configurable carry a log-scale half-width.
     halfwidth = meta.get("interval_halfwidth", meta.get("interval_log_halfwidth"))
     scale = meta.get("interval_scale", "log")
-    return Predictor(files.model, halfwidth, meta["interval_coverage"], meta["features"], scale)
+    return Predictor(FastModel.from_files(files), halfwidth, meta["interval_coverage"], meta["features"], scale)

@@ -92,17 +92,17 @@ def test_engineer_row_and_engineer_agree(cfg, sample: pd.DataFrame) -> None:
 
 
 def test_compiled_single_row_path_equals_the_pipeline(cfg, sample: pd.DataFrame) -> None:
-    from mlcore.fastpath.tabular_gbm import compile_regressor
+    from mlcore import fastpath
 
     from housing_price.features import engineer_row
 
     x, y = sample.drop(columns=[cfg.data.target]), sample[cfg.data.target]
     pipeline = build_model(compose(ROOT / "configs").model, cfg.data).fit(x, y)
-    compiled = compile_regressor(pipeline, engineer_row)
-    assert compiled is not None
+    compiled = fastpath.compile(pipeline, skip=("engineer",))  # the predictor applies engineer_row
+    assert compiled is not None and compiled.kind == "tabular_gbm"
     probe = x.head(100).copy()
     probe.loc[probe.index[0], "Neighborhood"] = "Never_Seen_Before"
     probe.loc[probe.index[1], ["Lot_Frontage", "Garage_Area", "Alley"]] = [np.nan, np.nan, None]
     expected = pipeline.predict(probe)
-    got = [compiled.predict_one(row) for row in probe.to_dict(orient="records")]
+    got = [compiled.predict_one(engineer_row(row)) for row in probe.to_dict(orient="records")]
     np.testing.assert_allclose(got, expected, rtol=1e-10)

@@ -79,7 +79,7 @@ def test_single_house_fast_path_equals_the_batch_path(predictor, trained: dict[s
     items = [Item(**row) for row in request_items(test.head(40))] + [
         Item(Gr_Liv_Area=1200.0, Year_Built=1950.0, Neighborhood="Old_Town")
     ]
-    assert predictor.compiled is not None
+    assert predictor.model.fast is not None
     batch = [p["prediction"] for p in predictor.predict(items)]
     single = [predictor.predict([item])[0]["prediction"] for item in items]
     assert single == pytest.approx(batch, rel=1e-9, abs=0.011)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlcore.fastpath.text_linear import compile_pipeline, oov_share
+from mlcore.fastpath import FastModel
 from mlcore.lifecycle import artifacts
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,24 +40,32 @@ class Answer(BaseModel):
 
 
 class Predictor:
-    """A fitted text pipeline with its decision threshold."""
+    """A fitted text pipeline with its decision threshold.
 
-    def __init__(self, pipeline: Any, threshold: float, labels: Sequence[str]) -> None:
-        self.pipeline = pipeline
+    ``model`` is the fitted pipeline, or a ``FastModel`` from a model folder: messages are scored
+    by its compiled copy (``mlcore.fastpath.text_linear``, equal to ``predict_proba``) when it has
+    one, so serving never loads scikit-learn; else by the pipeline.
+    """
+
+    def __init__(self, model: Any, threshold: float, labels: Sequence[str]) -> None:
+        self.model = FastModel.of(model)
         self.threshold = float(threshold)
         self.negative, self.positive = labels
-        self.scorer = compile_pipeline(pipeline)
         self.key = f"{self.positive}_probability"
 
+    @property
+    def pipeline(self) -> Any:
+        return self.model.native
+
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        if self.scorer is not None:
-            return np.asarray(self.scorer.many(texts))
+        if self.model.fast is not None:
+            return np.asarray(self.model.fast.many(texts))
         return self.pipeline.predict_proba(pd.Series(list(texts), dtype=object))[:, 1]
 
     def predict(self, items: Sequence[Item]) -> list[dict[str, Any]]:
         texts = [item.text for item in items]
-        if self.scorer is not None and len(texts) == 1:
-            probas = [self.scorer.proba(texts[0])]
+        if self.model.fast is not None and len(texts) == 1:
+            probas = [self.model.fast.proba(texts[0])]
         else:
             probas = self.probabilities(texts).tolist()
         return [
@@ -70,8 +78,8 @@ class Predictor:
         ]
 
     def oov(self, texts: Sequence[str]) -> list[float]:
-        if self.scorer is not None:
-            return [oov_share(self.scorer, t) for t in texts]
+        if self.model.fast is not None:
+            return [self.model.fast.oov_share(t) for t in texts]
         vectorizer = self.pipeline.steps[0][1].transformer_list[0][1]
         analyze, vocab = vectorizer.build_analyzer(), vectorizer.vocabulary_
         shares = []
@@ -100,4 +108,4 @@ def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def load_predictor(model_dir: Path) -> Predictor:
     """Load a model folder written by MLflow (registry download or local export)."""
     files = artifacts.load(model_dir)
-    return Predictor(files.model, files.metadata["threshold"], files.metadata["labels"])
+    return Predictor(FastModel.from_files(files), files.metadata["threshold"], files.metadata["labels"])

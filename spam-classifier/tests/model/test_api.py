@@ -165,3 +165,55 @@ def test_the_models_extra_endpoints_answer(server: str) -> None:
         assert response.status_code == 200, path
         assert response.json(), path
         assert path in httpx.get(f"{server}/openapi.json").json()["paths"]
+
+
+def test_a_compiled_fast_path_is_parity_checked_and_shown(server: str) -> None:
+    meta = httpx.get(f"{server}/metadata").json()
+    if "fastpath" not in meta:
+        pytest.skip("this project's predictor scores with its native model only (no mlcore.fastpath.FastModel)")
+    fast = meta["fastpath"]
+    assert fast["reason"], fast
+    if fast["kind"]:  # a model that compiled must pass its parity check on its input example
+        assert fast["active"], fast["reason"]
+    shown = 'fastpath_active{kind="%s"} %s' % (fast["kind"] or "none", float(fast["active"]))  # noqa: UP031
+    assert shown in httpx.get(f"{server}/metrics").text
+
+
+SERVING_PROBE = """
+import json, sys
+from pathlib import Path
+from fastapi.testclient import TestClient
+from mlcore.foundation.config import load_params
+from spam_classifier.api import build_app
+with TestClient(build_app(load_params(Path("params.yaml")), Path.cwd())) as client:
+    answer = client.post("/predict", json=json.loads(sys.argv[1]))
+    meta = client.get("/metadata").json()
+loaded = sorted(m for m in ("mlflow", "sklearn", "scipy") if m in sys.modules)
+seen = dict(status=answer.status_code, version=meta.get("version"), fastpath=meta.get("fastpath"), loaded=loaded)
+print(json.dumps(seen))
+"""
+
+
+def test_serving_never_imports_mlflow_nor_a_compiled_models_library(trained: dict[str, Any]) -> None:
+    """The app as a worker builds it (registry fetch included) answers a request; MLflow stays out
+    of the process, and scikit-learn too when the fast path serves."""
+    import json
+    import subprocess
+    import sys
+
+    root: Path = trained["root"]
+    env = {**os.environ, "ML_PROJECT_ROOT": str(root), "ML_STORE_ROOT": str(root), "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", SERVING_PROBE, json.dumps(EXAMPLE)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["status"] == 200 and seen["version"] == trained["decision"].version, seen
+    assert "mlflow" not in seen["loaded"], seen
+    if (seen["fastpath"] or {}).get("active"):
+        assert seen["loaded"] == [], seen

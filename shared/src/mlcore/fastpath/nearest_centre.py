@@ -4,21 +4,22 @@ A fitted ``Pipeline([ColumnTransformer, clusterer])`` whose ColumnTransformer ho
 (optionally after ``FunctionTransformer(np.log1p)``) and whose clusterer assigns the nearest centre
 (KMeans, NearestCentroid) is compiled into numpy arrays: one row is scaled and compared with every
 centre in a few microseconds, where the pipeline spends milliseconds (DataFrame checks, thread-pool
-limits). ``compile_pipeline`` returns None for anything else (e.g. a Gaussian mixture), and callers
+limits). ``compile`` returns None for anything else (e.g. a Gaussian mixture), and callers
 fall back to the pipeline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
 
 import numpy as np
 
 
 @dataclass(frozen=True)
 class CompiledClusters:
+    kind: ClassVar[str] = "nearest_centre"
     order: np.ndarray  # input column index of each transformed column
     logged: np.ndarray  # bool per transformed column: log1p before scaling
     center: np.ndarray
@@ -39,6 +40,13 @@ class CompiledClusters:
         nearest = distances.argmin(axis=1)
         return self.labels[nearest], distances[np.arange(len(points)), nearest]
 
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return {}, {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_state(cls, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> CompiledClusters:
+        return cls(**{f.name: np.asarray(arrays[f.name]) for f in fields(cls)})
+
 
 def _scaler_parts(step: Any) -> tuple[bool, Any] | None:
     from sklearn.pipeline import Pipeline
@@ -58,13 +66,14 @@ def _scaler_parts(step: Any) -> tuple[bool, Any] | None:
     return None
 
 
-def compile_pipeline(pipeline: Any, features: Sequence[str]) -> CompiledClusters | None:
+def compile(pipeline: Any, features: Sequence[str] = (), **_: Any) -> CompiledClusters | None:  # noqa: A001
     """Compile ``pipeline`` (see the module docstring) or return None when it is not supported."""
     from sklearn.cluster import KMeans
     from sklearn.compose import ColumnTransformer
     from sklearn.neighbors import NearestCentroid
+    from sklearn.pipeline import Pipeline
 
-    if len(pipeline.steps) != 2:
+    if not isinstance(pipeline, Pipeline) or len(pipeline.steps) != 2:
         return None
     columns, clusterer = pipeline.steps[0][1], pipeline.steps[1][1]
     if not isinstance(columns, ColumnTransformer) or columns.remainder != "drop":
@@ -96,3 +105,6 @@ def compile_pipeline(pipeline: Any, features: Sequence[str]) -> CompiledClusters
         centres=np.asarray(centres, dtype=float),
         labels=np.asarray(labels, dtype=int),
     )
+
+
+from_state = CompiledClusters.from_state  # what mlcore.fastpath.restore calls

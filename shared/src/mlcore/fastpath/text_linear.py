@@ -1,67 +1,179 @@
-"""Fast single-message scoring for TF-IDF + linear scikit-learn pipelines.
+"""TF-IDF + linear text pipelines as a per-message sum over n-grams.
 
 ``Pipeline([(..., TfidfVectorizer | FeatureUnion of them), (..., LogisticRegression |
-MultinomialNB)])`` is, for one message, a sum over its n-grams. Building sparse
-matrices and running scikit-learn's input checks costs far more than that sum, so serving
-"compiles" the fitted pipeline into dictionaries once and scores with plain Python. The result
-equals ``predict_proba`` to float precision (tests assert it); any other pipeline falls back to
-``predict_proba``.
+MultinomialNB)])`` is, for one message, a sum over its n-grams. Building sparse matrices and
+running scikit-learn's input checks costs far more than that sum, so the fitted pipeline is
+compiled into a vocabulary, IDF and weight arrays, and an analyzer spec that this module
+reproduces without scikit-learn (lower-casing, accent stripping, the token pattern, stop words,
+word / char / char_wb n-grams). Settings it cannot reproduce (a custom tokenizer, preprocessor or
+analyzer callable, file input) are not compiled. Results equal ``predict_proba`` to float
+precision (tests assert it, and serving re-checks it on the model's input example).
 """
 
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
-from itertools import repeat
-from typing import Any
+from operator import itemgetter
+from typing import Any, ClassVar
 
 import numpy as np
 
+_WHITE_SPACES = re.compile(r"\s\s+")
+ANALYZERS = ("word", "char", "char_wb")
 
-class _Block:
+
+def _strip_unicode(text: str) -> str:
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _strip_ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ASCII", "ignore").decode("ASCII")
+
+
+def _word_ngrams(tokens: list[str], low: int, high: int) -> list[str]:
+    if high == 1:
+        return tokens
+    grams = list(tokens) if low == 1 else []
+    low = max(low, 2)
+    for n in range(low, min(high + 1, len(tokens) + 1)):
+        grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    return grams
+
+
+def _char_ngrams(text: str, low: int, high: int) -> list[str]:
+    text = _WHITE_SPACES.sub(" ", text)
+    grams = list(text) if low == 1 else []
+    low = max(low, 2)
+    for n in range(low, min(high + 1, len(text) + 1)):
+        grams.extend(text[i : i + n] for i in range(len(text) - n + 1))
+    return grams
+
+
+def _char_wb_ngrams(text: str, low: int, high: int) -> list[str]:
+    grams: list[str] = []
+    for word in _WHITE_SPACES.sub(" ", text).split():
+        word = f" {word} "
+        for n in range(low, high + 1):
+            offset = 0
+            grams.append(word[offset : offset + n])
+            while offset + n < len(word):
+                offset += 1
+                grams.append(word[offset : offset + n])
+            if offset == 0:  # a short word counts once
+                break
+    return grams
+
+
+def analyzer_spec(vectorizer: Any) -> dict[str, Any] | None:
+    """The settings of a fitted vectorizer's analyzer, or None when this module cannot reproduce it."""
+    if (
+        vectorizer.analyzer not in ANALYZERS
+        or vectorizer.preprocessor is not None
+        or vectorizer.tokenizer is not None
+        or vectorizer.input != "content"
+        or vectorizer.strip_accents not in (None, "unicode", "ascii")
+        or re.compile(vectorizer.token_pattern or "").groups > 1
+    ):
+        return None
+    stop = vectorizer.get_stop_words() if vectorizer.analyzer == "word" else None
+    return {
+        "analyzer": vectorizer.analyzer,
+        "ngram_range": [int(n) for n in vectorizer.ngram_range],
+        "lowercase": bool(vectorizer.lowercase),
+        "strip_accents": vectorizer.strip_accents,
+        "token_pattern": vectorizer.token_pattern,
+        "stop_words": sorted(stop) if stop is not None else None,
+    }
+
+
+def build_analyzer(spec: dict[str, Any]) -> Callable[[str], list[str]]:
+    """``TfidfVectorizer.build_analyzer()`` for the settings in ``spec`` (see ``analyzer_spec``)."""
+    low, high = spec["ngram_range"]
+    strip = {"unicode": _strip_unicode, "ascii": _strip_ascii}.get(spec["strip_accents"] or "")
+    lower = spec["lowercase"]
+
+    def preprocess(text: str) -> str:
+        text = text.lower() if lower else text
+        return strip(text) if strip else text
+
+    if spec["analyzer"] == "char":
+        return lambda text: _char_ngrams(preprocess(text), low, high)
+    if spec["analyzer"] == "char_wb":
+        return lambda text: _char_wb_ngrams(preprocess(text), low, high)
+    tokenize = re.compile(spec["token_pattern"]).findall
+    stop = frozenset(spec["stop_words"]) if spec["stop_words"] is not None else None
+
+    def words(text: str) -> list[str]:
+        tokens = tokenize(preprocess(text))
+        if stop is not None:
+            tokens = [t for t in tokens if t not in stop]
+        return _word_ngrams(tokens, low, high)
+
+    return words
+
+
+class Block:
     """One fitted TfidfVectorizer with its slice of the linear weights."""
 
-    def __init__(self, vectorizer: Any, weights: np.ndarray) -> None:
-        self.analyze: Callable[[str], list[str]] = vectorizer.build_analyzer()
-        self.index: dict[str, int] = {term: int(i) for term, i in vectorizer.vocabulary_.items()}
-        size = len(self.index)
-        self.idf = np.asarray(vectorizer.idf_ if vectorizer.use_idf else np.ones(size), dtype=float)
+    def __init__(self, spec: dict[str, Any], terms: Sequence[str], idf: np.ndarray, weights: np.ndarray) -> None:
+        self.spec = spec
+        self.terms = list(terms)
+        self.analyze = build_analyzer(spec)
+        self.index: dict[str, int] = {term: i for i, term in enumerate(self.terms)}
+        self.idf = np.asarray(idf, dtype=float)
         self.weights = np.asarray(weights, dtype=float)
-        self.sublinear = bool(vectorizer.sublinear_tf)
-        self.binary = bool(vectorizer.binary)
-        if vectorizer.norm not in ("l2", None):
-            raise ValueError(f"norm={vectorizer.norm!r} is not supported")
-        self.l2 = vectorizer.norm == "l2"
+        self.sublinear, self.binary, self.l2 = spec["sublinear_tf"], spec["binary"], spec["norm"] == "l2"
+
+    @classmethod
+    def from_vectorizer(cls, vectorizer: Any, weights: np.ndarray) -> Block | None:
+        spec = analyzer_spec(vectorizer)
+        if spec is None or vectorizer.norm not in ("l2", None):
+            return None
+        spec |= {"sublinear_tf": bool(vectorizer.sublinear_tf), "binary": bool(vectorizer.binary)}
+        spec |= {"norm": vectorizer.norm}
+        terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
+        idf = vectorizer.idf_ if vectorizer.use_idf else np.ones(len(terms))
+        return cls(spec, terms, idf, weights)
 
     def score(self, text: str) -> tuple[float, int, int]:
-        """(weighted sum, known n-grams, all n-grams) for ``text``."""
+        """(weighted sum, known n-grams, all n-grams) for ``text``.
+
+        Set intersection and ``itemgetter`` keep the per-n-gram work in C; numpy does the rest."""
         grams = self.analyze(text)
         counts = Counter(grams)
-        n = len(counts)
-        idx = np.fromiter(map(self.index.get, counts.keys(), repeat(-1, n)), dtype=np.intp, count=n)
-        tf = np.fromiter(counts.values(), dtype=float, count=n)
-        hit = idx >= 0
-        idx, tf = idx[hit], tf[hit]
-        if not len(idx):
+        known = list(counts.keys() & self.index.keys())
+        if not known:
             return 0.0, 0, len(grams)
-        known = int(tf.sum())
+        pick = itemgetter(*known)
+        if len(known) == 1:
+            tf, rows = np.array([counts[known[0]]], dtype=float), [self.index[known[0]]]
+        else:
+            tf, rows = np.array(pick(counts), dtype=float), list(pick(self.index))
+        n_known = int(tf.sum())
         if self.binary:
             tf = np.ones_like(tf)
         elif self.sublinear:
             tf = np.log(tf) + 1.0
-        values = tf * self.idf[idx]
-        total = float(values @ self.weights[idx])
+        values = tf * self.idf[rows]
+        total = float(values @ self.weights[rows])
         if self.l2:
             norm = math.sqrt(float(values @ values))
             total = total / norm if norm > 0 else 0.0
-        return total, known, len(grams)
+        return total, n_known, len(grams)
 
 
 class LinearTextScorer:
     """``predict_proba(texts)[:, 1]`` of a compiled TF-IDF + linear pipeline."""
 
-    def __init__(self, blocks: list[_Block], intercept: float) -> None:
+    kind: ClassVar[str] = "text_linear"
+
+    def __init__(self, blocks: list[Block], intercept: float) -> None:
         self.blocks = blocks
         self.intercept = intercept
 
@@ -74,8 +186,26 @@ class LinearTextScorer:
     def many(self, texts: Sequence[str]) -> list[float]:
         return [self.proba(t) for t in texts]
 
+    def oov_share(self, text: str) -> float:
+        """Share of the first block's n-grams (words, by convention) missing from the vocabulary."""
+        _, known, total = self.blocks[0].score(text)
+        return 1.0 - known / total if total else 1.0
 
-def compile_pipeline(pipeline: Any) -> LinearTextScorer | None:
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        spec = {"intercept": self.intercept, "blocks": [{**b.spec, "terms": b.terms} for b in self.blocks]}
+        arrays = {f"{name}{i}": getattr(b, name) for i, b in enumerate(self.blocks) for name in ("idf", "weights")}
+        return spec, arrays
+
+    @classmethod
+    def from_state(cls, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> LinearTextScorer:
+        blocks = []
+        for i, block in enumerate(spec["blocks"]):
+            settings = {k: v for k, v in block.items() if k != "terms"}
+            blocks.append(Block(settings, block["terms"], arrays[f"idf{i}"], arrays[f"weights{i}"]))
+        return cls(blocks, float(spec["intercept"]))
+
+
+def compile(pipeline: Any, **_: Any) -> LinearTextScorer | None:  # noqa: A001 - the package's verb
     """Compile a fitted binary text pipeline, or return None when it is not of a supported shape."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -104,16 +234,16 @@ def compile_pipeline(pipeline: Any) -> LinearTextScorer | None:
         intercept = float(clf.class_log_prior_[1] - clf.class_log_prior_[0])
     else:
         return None
-    blocks: list[_Block] = []
+    blocks: list[Block] = []
     offset = 0
     for vec in vectorizers:
         size = len(vec.vocabulary_)
-        blocks.append(_Block(vec, np.asarray(weights[offset : offset + size], dtype=float)))
+        block = Block.from_vectorizer(vec, np.asarray(weights[offset : offset + size], dtype=float))
+        if block is None:
+            return None
+        blocks.append(block)
         offset += size
     return LinearTextScorer(blocks, intercept)
 
 
-def oov_share(scorer: LinearTextScorer, text: str) -> float:
-    """Share of the first block's n-grams (words, by convention) missing from the vocabulary."""
-    _, known, total = scorer.blocks[0].score(text)
-    return 1.0 - known / total if total else 1.0
+from_state = LinearTextScorer.from_state  # what mlcore.fastpath.restore calls

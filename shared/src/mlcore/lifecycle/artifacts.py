@@ -5,16 +5,20 @@ project's code) plus the suite's own files. Only this module spells their names:
 
 - ``extra_files/reference_profile.json``: the drift reference (``mlcore.monitoring.drift.build_profile``);
 - ``extra_files/<name>``: task extras, e.g. the segment profiles of a clustering model;
+- ``extra_files/fastpath.json`` + ``fastpath.npz``: the compiled fast path (``mlcore.fastpath``);
+- ``MLmodel`` and ``input_example.json``: MLflow's, read here with PyYAML and json (no MLflow import);
 - ``serving_metadata.json``: registry facts of an exported champion (version, run, data hashes).
 
-``load(model_dir)`` returns the native model and the metadata logged with it, whatever the
-flavor (see ``mlcore.lifecycle.flavors``); predictors load through it and never import a flavor module.
+``load(model_dir)`` returns the metadata logged with the model and its native model, loaded on first
+use whatever the flavor (see ``mlcore.lifecycle.flavors``); predictors load through it and never
+import a flavor module, and a predictor served by a compiled fast path never loads it at all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +27,24 @@ from mlcore.foundation.io import read_json, write_json
 EXTRA_DIR = "extra_files"
 REFERENCE_PROFILE = "reference_profile.json"
 SERVING_METADATA = "serving_metadata.json"
+FASTPATH_SPEC = "fastpath.json"
+FASTPATH_ARRAYS = "fastpath.npz"
+MLMODEL = "MLmodel"
+INPUT_EXAMPLE = "input_example.json"
 
 
 @dataclass
 class ModelFiles:
-    """A loaded model folder: the native model, the metadata logged with it, the folder."""
+    """A model folder: the metadata logged with it and its native model (loaded on first use)."""
 
-    model: Any
+    path: Path
     metadata: dict[str, Any] = field(default_factory=dict)
-    path: Path = Path()
+
+    @cached_property
+    def model(self) -> Any:
+        from mlcore.lifecycle import flavors
+
+        return flavors.load_native(self.path)
 
     def extra(self, name: str, default: Any = None) -> Any:
         """The JSON extra file ``name`` shipped with the model (``default`` when it has none)."""
@@ -63,19 +76,34 @@ def reference_profile(model_dir: str | Path) -> dict[str, Any]:
     return read_json(path)
 
 
+def mlmodel(model_dir: str | Path) -> dict[str, Any]:
+    """MLflow's ``MLmodel`` file of a model folder (flavors, metadata, signature), as a dict."""
+    import yaml
+
+    path = Path(model_dir) / MLMODEL
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: {model_dir} is not a model folder written by MLflow")
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
 def logged_metadata(model_dir: str | Path) -> dict[str, Any]:
     """The ``metadata`` logged with the model (threshold, labels, features, task type, ...)."""
-    from mlflow.models import Model
+    return dict(mlmodel(model_dir).get("metadata") or {})
 
-    return dict(Model.load(str(model_dir)).metadata or {})
+
+def input_example_rows(model_dir: str | Path) -> list[dict[str, Any]]:
+    """The model's input example (MLflow's split-oriented ``input_example.json``) as rows; [] if none."""
+    path = Path(model_dir) / INPUT_EXAMPLE
+    if not path.exists():
+        return []
+    example = read_json(path)
+    return [dict(zip(example["columns"], row, strict=True)) for row in example["data"]]
 
 
 def load(model_dir: str | Path) -> ModelFiles:
-    """The native model in ``model_dir`` through its flavor's loader, with its metadata."""
-    from mlcore.lifecycle import flavors
-
+    """A model folder with its metadata; ``.model`` loads the native model through its flavor."""
     model_dir = Path(model_dir)
-    return ModelFiles(flavors.load_native(model_dir), logged_metadata(model_dir), model_dir)
+    return ModelFiles(model_dir, logged_metadata(model_dir))
 
 
 def serving_metadata_path(model_dir: str | Path) -> Path:

@@ -82,6 +82,14 @@ class SklearnFlavor:
         )
 
     def load(self, model_dir: Path) -> Any:
+        """skops files load with skops alone (the types MLflow recorded as trusted); others through MLflow."""
+        from mlcore.lifecycle.artifacts import mlmodel
+
+        conf = mlmodel(model_dir)["flavors"][self.name]
+        if conf.get("serialization_format") == "skops":
+            import skops.io
+
+            return skops.io.load(Path(model_dir) / conf["pickled_model"], trusted=conf.get("skops_trusted_types"))
         import mlflow.sklearn
 
         return mlflow.sklearn.load_model(str(model_dir))
@@ -100,10 +108,10 @@ def for_model(model: Any) -> Flavor:
 
 def load_native(model_dir: str | Path) -> Any:
     """The native model of a model folder, through the first flavor of its MLmodel that the suite knows."""
-    from mlflow.models import Model
+    from mlcore.lifecycle.artifacts import mlmodel
 
     model_dir = Path(model_dir)
-    present = Model.load(str(model_dir)).flavors
+    present = mlmodel(model_dir).get("flavors") or {}
     for name, flavor in FLAVORS.items():
         if name in present:
             return flavor.load(model_dir)

@@ -1,9 +1,18 @@
-"""Find the model to serve: ``models:/<name>@champion``, or a local exported copy."""
+"""Find the model to serve: ``models:/<name>@champion``, or a local exported copy.
+
+A serving worker never imports MLflow (it would hold ~120 MiB for a one-off download): ``resolve``
+runs the download in a child process, ``python -m mlcore.lifecycle.registry <name> <dest>``,
+which prints the champion's metadata as JSON.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +78,20 @@ def download_champion(model_name: str, dest: str | Path) -> ResolvedModel:
     return ResolvedModel(dest, meta)
 
 
+def fetch_champion(model_name: str, dest: str | Path, tracking_uri: str | None = None) -> ResolvedModel:
+    """``download_champion`` in a child process (the caller stays free of MLflow)."""
+    env = dict(os.environ)
+    if tracking_uri:
+        env |= {"MLFLOW_TRACKING_URI": tracking_uri, "MLFLOW_REGISTRY_URI": tracking_uri}
+    done = subprocess.run(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", __name__, model_name, str(dest)], capture_output=True, text=True, env=env, check=False
+    )
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"registry fetch exited with {done.returncode}")
+    return ResolvedModel(Path(dest), json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 def load_export(export_dir: str | Path) -> ResolvedModel:
     export_dir = Path(export_dir)
     meta_file = serving_metadata_path(export_dir)
@@ -78,15 +101,42 @@ def load_export(export_dir: str | Path) -> ResolvedModel:
 
 
 def resolve(
-    model_name: str, export_dir: str | Path, cache_dir: str | Path, prefer_registry: bool = True
+    model_name: str,
+    export_dir: str | Path,
+    cache_dir: str | Path,
+    prefer_registry: bool = True,
+    tracking_uri: str | None = None,
 ) -> ResolvedModel:
-    """The registry's champion when reachable, else the local export."""
+    """The registry's champion (fetched by a child process) when reachable, else the local export."""
     if prefer_registry:
         try:
-            return download_champion(model_name, cache_dir)
+            return fetch_champion(model_name, cache_dir, tracking_uri)
         except Exception as exc:  # noqa: BLE001 - any registry failure falls back to the export
             log.warning(
                 "registry unavailable, using local export",
                 extra={"reason": str(exc)[:300], "export_dir": str(export_dir)},
             )
     return load_export(export_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mlcore.lifecycle.registry <model name> <dest>``: download ``@champion`` into
+    ``dest`` and print its metadata as one JSON line."""
+    from mlcore.lifecycle.tracking import quiet_environment
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m mlcore.lifecycle.registry <model name> <dest folder>", file=sys.stderr)
+        return 2
+    quiet_environment()
+    try:
+        resolved = download_champion(args[0], args[1])
+    except Exception as exc:  # noqa: BLE001 - one line for the parent process
+        print(f"{type(exc).__name__}: {str(exc)[:500]}".replace("\n", " "), file=sys.stderr)
+        return 1
+    print(json.dumps(resolved.metadata))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -212,7 +212,8 @@ def log_training_run(
     (``mlcore.lifecycle.flavors``) and ``python_function``, which answers as the API does through
     ``<package>.schemas`` and ``predictor``. It carries a signature taken from the request schema,
     the input example, explicit pip requirements, ``metadata`` (threshold, labels, ...), the drift
-    reference ``profile`` and the task's JSON ``extras`` (``mlcore.lifecycle.artifacts`` names the files),
+    reference ``profile``, the task's JSON ``extras`` (``mlcore.lifecycle.artifacts`` names the files),
+    the predictor's compiled fast path when it answers as the native model does (``mlcore.fastpath``),
     and the project's package and mlcore as code. ``child_runs`` (``{"run_name", "params",
     "metrics"}`` each, e.g. the k sweep) become nested runs.
     """
@@ -224,6 +225,7 @@ def log_training_run(
     import mlflow
     from mlflow.models import ModelSignature, infer_signature
 
+    from mlcore import fastpath
     from mlcore.lifecycle import artifacts, pyfunc
     from mlcore.lifecycle.flavors import for_model
 
@@ -237,6 +239,11 @@ def log_training_run(
     requirements = [*MODEL_REQUIREMENTS, *for_model(native_model).requirements]
     with tempfile.TemporaryDirectory() as tmp:
         extra_files = artifacts.write_extras(Path(tmp) / "extra", profile, extras or {})
+        extra_files += fastpath.save_checked(
+            predictor,
+            lambda: pyfunc.SuiteModel(schemas, predictor).predict(input_example).to_dict(orient="records"),
+            Path(tmp) / "extra",
+        )
         code_paths = pyfunc.package_code([package, "mlcore"], Path(tmp) / "code")
         with mlflow.start_run(run_name=run_name) as run:
             log_run_context(root, config, data_files)

@@ -39,6 +39,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 from pydantic.json_schema import models_json_schema
 
+from mlcore import fastpath
 from mlcore.lifecycle import registry
 from mlcore.serving.predictor import InputError, MicroBatcher, Predictor, execution_of, log_inputs
 from mlcore.serving.predlog import PredictionLog
@@ -61,6 +62,7 @@ class ServingSpec:
     max_batch: int = 256
     max_body_bytes: int = 1_000_000
     prefer_registry: bool = True
+    tracking_uri: str | None = None  # the registry's store (None: MLflow's own default / environment)
     admin_token: str | None = None
     host: str = "127.0.0.1"  # off loopback, /admin/reload always needs a token (generated if none is set)
     batch_max_items: int = 64  # micro-batching (predictors with execution = "batch")
@@ -103,6 +105,7 @@ class Loaded:
     predictor: Predictor
     metadata: dict[str, Any]
     batcher: MicroBatcher | None = None  # for predictors with execution = "batch"
+    fastpath: fastpath.Status | None = None  # compiled fast path or native model (None: not a FastModel predictor)
 
     @property
     def version(self) -> str:
@@ -131,12 +134,15 @@ class ModelHolder:
 
     def load(self) -> Loaded:
         spec = self.spec
-        resolved = registry.resolve(spec.model_name, spec.export_dir, spec.cache_dir, spec.prefer_registry)
+        resolved = registry.resolve(
+            spec.model_name, spec.export_dir, spec.cache_dir, spec.prefer_registry, spec.tracking_uri
+        )
         predictor = spec.load(resolved.path)
+        status = fastpath.verify(predictor, resolved.path, spec.item_schema)  # parity on the input example
         batcher = None
         if execution_of(predictor) == "batch":
             batcher = MicroBatcher(predictor.predict, spec.batch_max_items, spec.batch_wait_ms / 1000)
-        return Loaded(predictor=predictor, metadata=resolved.metadata, batcher=batcher)
+        return Loaded(predictor=predictor, metadata=resolved.metadata, batcher=batcher, fastpath=status)
 
     async def install(self, loaded: Loaded) -> Loaded | None:
         previous, self.current, self.error = self.current, loaded, None
@@ -285,6 +291,12 @@ def create_app(spec: ServingSpec) -> FastAPI:
     )
     drift_flag = Gauge("drift_detected", "1 when the latest monitor run crossed a threshold", registry=metrics)
     log_dropped = Gauge("prediction_log_dropped_total", "Prediction-log rows dropped under overload", registry=metrics)
+    fast_gauge = Gauge(
+        "fastpath_active",
+        "1: the compiled fast path serves the model; 0: it failed to compile or its parity check (see logs)",
+        ["kind"],
+        registry=metrics,
+    )
     drift_mtime = {"value": 0.0}
     predlog: dict[str, PredictionLog | None] = {"log": None}
 
@@ -298,12 +310,16 @@ def create_app(spec: ServingSpec) -> FastAPI:
         if previous is not None:
             model_info.remove(spec.model_name, previous.version)
         model_info.labels(spec.model_name, loaded.version).set(1)
+        fast_gauge.clear()
+        if loaded.fastpath is not None:
+            fast_gauge.labels(loaded.fastpath.kind or "none").set(int(loaded.fastpath.active))
         log.info(
             "model loaded",
             extra={
                 "model_name": spec.model_name,
                 "version": loaded.version,
                 "execution": execution_of(loaded.predictor),
+                "fastpath": vars(loaded.fastpath) if loaded.fastpath is not None else None,
             },
         )
 
@@ -422,7 +438,8 @@ def create_app(spec: ServingSpec) -> FastAPI:
         loaded = holder.current
         if loaded is None:
             return _error(503, "no model loaded: " + holder.unavailable())
-        return ORJSONResponse({"model_name": spec.model_name, **loaded.metadata})
+        served = {"fastpath": vars(loaded.fastpath)} if loaded.fastpath is not None else {}
+        return ORJSONResponse({"model_name": spec.model_name, **loaded.metadata, **served})
 
     @app.get(
         "/metrics",

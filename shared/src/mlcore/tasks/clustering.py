@@ -5,7 +5,8 @@ and distance to the segment's centre for each request item, the segment profiles
 ``GET /segments``, and the drift frame (features plus the served segment). A project subclasses it
 where its requests need more than reading the feature fields (e.g. features computed from
 transactions). ``robust_preprocessor`` is the default preprocessing (optional log1p, then robust
-scaling), which ``mlcore.fastpath.nearest_centre`` compiles for the request path.
+scaling), which ``mlcore.fastpath.nearest_centre`` compiles: a model served through its fast path
+never loads scikit-learn.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from mlcore.fastpath.nearest_centre import compile_pipeline
+from mlcore.fastpath import FastModel
 from mlcore.lifecycle import artifacts
 
 SEGMENTS_FILE = "segments.json"  # shipped with the model (mlcore.lifecycle.artifacts extras)
@@ -60,19 +61,34 @@ class ClusterPredictor:
 
     def __init__(
         self,
-        pipeline: Any,
+        model: Any,
         features: Sequence[str],
         options: Mapping[str, Any] | None = None,
         segments: Sequence[Mapping[str, Any]] = (),
     ) -> None:
-        self.pipeline = pipeline
         self.features = list(features)
+        # The fitted pipeline, or a FastModel whose numpy copy serves requests (native model on demand).
+        self.model = FastModel.of(model, features=self.features)
         self.options = dict(options or {})  # how the entity table was built (data.table)
-        self.preprocess = pipeline[:-1]
-        self.centres = centres(pipeline)
-        # numpy copy of the pipeline for the request path (None for models it cannot express)
-        self.compiled = compile_pipeline(pipeline, self.features)
         self.segments = [dict(s) for s in segments]
+
+    @property
+    def pipeline(self) -> Any:
+        return self.model.native
+
+    @property
+    def preprocess(self) -> Any:
+        """The pipeline without its clusterer (rows -> the scaled feature space)."""
+        return self.pipeline[:-1]
+
+    @property
+    def centres(self) -> np.ndarray:
+        return centres(self.pipeline)
+
+    @property
+    def compiled(self) -> Any:
+        """The compiled nearest-centre scorer, or None when the pipeline itself assigns."""
+        return self.model.fast
 
     @classmethod
     def load(cls, model_dir: Path) -> ClusterPredictor:
@@ -80,7 +96,7 @@ class ClusterPredictor:
         files = artifacts.load(model_dir)
         segments = files.extra(SEGMENTS_FILE, {"segments": []})["segments"]
         meta = files.metadata
-        return cls(files.model, meta["features"], meta.get("table"), segments)
+        return cls(FastModel.from_files(files), meta["features"], meta.get("table"), segments)
 
     @property
     def names(self) -> dict[int, str]:

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
 
 
 def choose_threshold(y_true: np.ndarray, scores: np.ndarray, target_precision: float) -> float:
@@ -17,6 +16,8 @@ def choose_threshold(y_true: np.ndarray, scores: np.ndarray, target_precision: f
 
     Falls back to the F1-optimal threshold when no threshold reaches the target.
     """
+    from sklearn import metrics as skm
+
     precision, recall, thresholds = skm.precision_recall_curve(y_true, scores)
     precision, recall = precision[:-1], recall[:-1]
     ok = np.flatnonzero(precision >= target_precision)
@@ -32,6 +33,8 @@ def classification_metrics(
 ) -> dict[str, float]:
     """Binary metrics at ``threshold`` on the positive class's scores, plus the per-class and
     averaged figures every classifier reports (``class_metrics``)."""
+    from sklearn import metrics as skm
+
     y_pred = (scores >= threshold).astype(int)
     tn, fp, fn, tp = skm.confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
     binary = {
@@ -61,6 +64,8 @@ def class_metrics(
     """Metrics for any number of classes (``y_*`` are class indices into ``labels``): accuracy,
     macro and weighted precision/recall/F1, per-class precision/recall/F1 (``f1_class_<label>``),
     and with class probabilities (n x classes) log loss and one-vs-rest ROC AUC."""
+    from sklearn import metrics as skm
+
     ids = list(range(len(labels)))
     y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
     out: dict[str, float] = {"accuracy": float(skm.accuracy_score(y_true, y_pred))}
@@ -89,6 +94,8 @@ def class_metrics(
 
 def confusion_table(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> pd.DataFrame:
     """Confusion matrix as a long table (actual, predicted, count), every pair of classes present."""
+    from sklearn import metrics as skm
+
     ids = list(range(len(labels)))
     matrix = skm.confusion_matrix(np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int), labels=ids)
     return pd.DataFrame(
@@ -100,6 +107,8 @@ def classification_plot_data(
     y_true: np.ndarray, scores: np.ndarray, threshold: float, labels: tuple[str, str]
 ) -> dict[str, pd.DataFrame]:
     """Tables behind the ROC, PR and confusion plots (DVC plots read them)."""
+    from sklearn import metrics as skm
+
     fpr, tpr, _ = skm.roc_curve(y_true, scores)
     precision, recall, _ = skm.precision_recall_curve(y_true, scores)
     names = np.asarray(labels)
@@ -112,6 +121,8 @@ def classification_plot_data(
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    from sklearn import metrics as skm
+
     y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
     out = {
         "rmse": float(np.sqrt(skm.mean_squared_error(y_true, y_pred))),
@@ -134,6 +145,8 @@ def regression_plot_data(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, pd
 def clustering_metrics(
     features: np.ndarray, labels: np.ndarray, sample_size: int = 10_000, seed: int = 0
 ) -> dict[str, float]:
+    from sklearn import metrics as skm
+
     n_clusters = len(set(labels.tolist()))
     if n_clusters < 2:
         return {

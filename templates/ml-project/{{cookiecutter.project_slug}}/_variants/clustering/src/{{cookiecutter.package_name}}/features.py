@@ -9,12 +9,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from mlcore.tasks.clustering import robust_preprocessor
 from mlcore.tasks.segments import describe_names
 from omegaconf import DictConfig
-from sklearn.compose import ColumnTransformer
+
+if TYPE_CHECKING:  # scikit-learn is imported where a pipeline is built, never by a serving worker
+    from sklearn.compose import ColumnTransformer
 
 
 def build_table(rows: pd.DataFrame, cfg: DictConfig) -> pd.DataFrame:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 from omegaconf import DictConfig
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+if TYPE_CHECKING:  # scikit-learn is imported where a pipeline is built, never by a serving worker
+    from sklearn.compose import ColumnTransformer
 
 ENGINEERED = ["volume"]
 
@@ -20,6 +21,11 @@ def engineer(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_preprocessor(cfg: DictConfig) -> ColumnTransformer:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
     numeric = [*cfg.features.numeric, *ENGINEERED]
     return ColumnTransformer(
         [

@@ -6,17 +6,22 @@ Project-owned.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import FeatureUnion
+
+if TYPE_CHECKING:  # scikit-learn is imported where a pipeline is built, never by a serving worker
+    from sklearn.pipeline import FeatureUnion
 
 URL_OR_NUMBER = r"(?u)\b\w\w+\b|https?://\S+|www\.\S+"
 
 
 def build_features(cfg: DictConfig) -> FeatureUnion:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
     word, char = cfg.features.word, cfg.features.char
     return FeatureUnion(
         [

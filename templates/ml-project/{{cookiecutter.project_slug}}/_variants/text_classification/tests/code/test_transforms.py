@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from mlcore.fastpath.text_linear import compile_pipeline
+from mlcore import fastpath
 from mlcore.foundation.config import compose
 
 from {{ cookiecutter.package_name }}.data import canonical, parse_csv
@@ -41,7 +41,7 @@ def test_parse_csv_names_missing_columns(tmp_path: Path) -> None:
 def test_compiled_scorer_equals_sklearn(model: str) -> None:
     cfg = compose(CONFIGS, [f"model={model}"]).model
     pipeline = build_model(cfg).fit(pd.Series(TEXTS), LABELS)
-    scorer = compile_pipeline(pipeline)
+    scorer = fastpath.compile(pipeline)
     assert scorer is not None
     probes = [*TEXTS[:4], "something entirely new 123", "", "Ünïcödé prize!!"]
     expected = pipeline.predict_proba(pd.Series(probes))[:, 1]
@@ -52,7 +52,7 @@ def test_svm_falls_back_to_predict_proba() -> None:
     cfg = compose(CONFIGS, ["model=svm"]).model
     pipeline = build_model(cfg).fit(pd.Series(TEXTS), LABELS)
     predictor = Predictor(pipeline, 0.5, ["ham", "spam"])
-    assert predictor.scorer is None
+    assert predictor.model.fast is None
     np.testing.assert_allclose(predictor.probabilities(TEXTS[:4]), pipeline.predict_proba(pd.Series(TEXTS[:4]))[:, 1])
 
 
