@@ -13,7 +13,9 @@ import httpx
 import pytest
 from suite import TEMPLATE, bake
 
-TASK_TYPES = json.loads((TEMPLATE / "cookiecutter.json").read_text())["_task_types"]
+TASK_TYPES = json.loads((TEMPLATE / "cookiecutter.json").read_text())[
+    "task_type"
+]  # a choice list: the one home of the task types
 PACKAGE = "{package}"
 COMMON = {
     ".cruft.json",
@@ -25,7 +27,6 @@ COMMON = {
     ".gitignore",
     ".pre-commit-config.yaml",
     "Dockerfile",
-    "Dockerfile.dockerignore",
     "Makefile",
     "README.md",
     "configs/config.yaml",
@@ -185,7 +186,6 @@ def test_generator_prints_the_next_steps(tmp_path: Path) -> None:
     [
         ({"project_slug": "Bad Slug!"}, "project_slug"),
         ({"package_name": "1bad-name"}, "package_name"),
-        ({"task_type": "time_travel"}, "task_type"),
         ({"python_version": "2.7"}, "python_version"),
     ],
 )
@@ -196,6 +196,17 @@ def test_invalid_answers_stop_with_one_line(answers: dict[str, str], message: st
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR:")]
     assert len(errors) == 1 and message in errors[0], result.stderr
+    assert not any(tmp_path.iterdir()), "a half-generated project was left behind"
+
+
+def test_an_unknown_task_type_is_refused_by_the_choice_list(tmp_path: Path) -> None:
+    """cookiecutter validates a choice itself; on the command line it answers with its own
+    ValueError (a traceback whose last line names the choices), and generates nothing."""
+    cmd = [str(Path(sys.executable).parent / "cookiecutter"), "--no-input", "-o", str(tmp_path), str(TEMPLATE)]
+    result = subprocess.run([*cmd, "task_type=time_travel"], capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert "time_travel provided for choice variable task_type" in last and all(t in last for t in TASK_TYPES), last
     assert not any(tmp_path.iterdir()), "a half-generated project was left behind"
 
 
@@ -211,6 +222,13 @@ def test_a_variant_never_overwrites_a_base_file(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "would overwrite base files ['Makefile']" in result.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_baked_project_passes_its_own_lint(baked: tuple[str, Path]) -> None:
+    _, root = baked
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    result = subprocess.run(["make", "--no-print-directory", "lint"], cwd=root, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
 
 
 @pytest.mark.slow
@@ -247,3 +265,34 @@ def test_text_project_runs_dvc_repro_and_serves(tmp_path: Path) -> None:
         assert response.status_code == 200, response.text
         assert response.json()["model_version"] == "1"
         assert httpx.post(f"{base}/predict", json={"txt": "typo"}).status_code == 422
+
+
+@pytest.mark.slow
+def test_a_project_baked_outside_the_suite_installs_and_tests_on_its_own(tmp_path: Path) -> None:
+    """As a new user: cookiecutter into a folder of their own, then the README's `make install`
+    (its own .venv: the pins and mlcore's wheel vendored at bake time) and `make test`."""
+    import tomllib
+
+    cmd = [str(Path(sys.executable).parent / "cookiecutter"), "--no-input", "-o", str(tmp_path), str(TEMPLATE)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ML_", "MLFLOW_TRACKING", "VIRTUAL_ENV"))}
+    env["PATH"] = ":".join(p for p in env["PATH"].split(":") if not p.startswith(str(Path(sys.executable).parent)))
+    baked = subprocess.run(
+        [*cmd, "project_name=Standalone Check", "task_type=tabular_regression"],
+        env={**env, "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert baked.returncode == 0, baked.stderr[-2000:]
+    root = tmp_path / "standalone-check"
+    version = tomllib.loads((TEMPLATE.parents[1] / "shared" / "pyproject.toml").read_text())["project"]["version"]
+    assert sorted(p.name for p in (root / "vendor").iterdir()) == [f"mlsuite_core-{version}-py3-none-any.whl"]
+    assert (root / "constraints.txt").exists() and (root / "requirements-serve.txt").exists()
+    for target in ("install", "test"):
+        done = subprocess.run(
+            ["make", "--no-print-directory", target], cwd=root, env=env, capture_output=True, text=True, timeout=1500
+        )
+        assert done.returncode == 0, f"make {target}: " + done.stdout[-3000:] + done.stderr[-3000:]
+    assert (root / ".venv" / "bin" / "python").exists() and " passed" in done.stdout
+    pip = subprocess.run([str(root / ".venv" / "bin" / "pip"), "show", "mlsuite-core"], capture_output=True, text=True)
+    assert f"Version: {version}" in pip.stdout and "Editable" not in pip.stdout

@@ -40,7 +40,7 @@ def source_of(rel: str, task: str) -> Path | None:
 
 
 def main() -> int:
-    tasks = json.loads((TEMPLATE / "cookiecutter.json").read_text())["_task_types"]
+    tasks = json.loads((TEMPLATE / "cookiecutter.json").read_text())["task_type"]
     ruff = str(Path(sys.executable).parent / "ruff")
     changed = 0
     for task in tasks:

@@ -32,6 +32,7 @@ def bake(context: dict[str, str], output_dir: Path) -> Path:
     from cookiecutter.main import cookiecutter
 
     os.environ["ML_TEMPLATE_QUIET"] = "1"  # no "next steps" from the post-generation hook
+    os.environ["ML_TEMPLATE_NO_VENDOR"] = "1"  # the suite's own bakes use the suite's pins and mlcore
     return Path(cookiecutter(str(TEMPLATE), no_input=True, extra_context=context, output_dir=str(output_dir)))
 
 

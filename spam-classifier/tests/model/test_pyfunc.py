@@ -28,7 +28,8 @@ ROWS = 40
 
 @pytest.fixture(scope="module")
 def clean_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A virtualenv that sees this one's site-packages through a .pth line (editable installs unseen)."""
+    """A virtualenv that sees this one's third-party packages, through a .pth line to a view of its
+    site-packages without mlcore and this project (installed editable or from a wheel)."""
     venv = tmp_path_factory.mktemp("clean") / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -38,7 +39,13 @@ def clean_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
         text=True,
         check=True,
     ).stdout.strip()
-    Path(site, "suite-packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
+    view = venv.parent / "site-view"
+    view.mkdir()
+    hidden = ("mlcore", "mlsuite_core", "__editable__", PACKAGE)
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not entry.name.startswith(hidden):
+            (view / entry.name).symlink_to(entry)
+    Path(site, "suite-packages.pth").write_text(f"{view}\n", encoding="utf-8")
     # `mlflow models serve` runs `uvicorn` from PATH: give it one on this interpreter.
     uvicorn = venv / "bin" / "uvicorn"
     uvicorn.write_text(f"#!{python}\nimport sys\nfrom uvicorn.main import main\nsys.exit(main())\n", encoding="utf-8")

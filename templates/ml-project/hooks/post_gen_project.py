@@ -20,6 +20,22 @@ for src, dest in moves:
     shutil.move(str(src), dest)
 shutil.rmtree(root / "_variants")
 
+# Baked outside the suite, a project carries what `make install` needs to stand alone: the suite's
+# pins and mlcore's wheel (`make vendor`). The suite's own bakes (sync check, bake matrix) skip it.
+suite = Path("{{ cookiecutter._repo_dir }}").resolve().parents[1]
+inside_suite = (root.parent / "shared" / "pyproject.toml").exists()
+if (suite / "shared" / "pyproject.toml").exists() and not inside_suite and not os.environ.get("ML_TEMPLATE_NO_VENDOR"):
+    vendored = subprocess.run(
+        ["make", "--no-print-directory", "vendor", f"SUITE={suite}", f"PYTHON={sys.executable}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if vendored.returncode != 0:
+        reason = (vendored.stderr or vendored.stdout).strip().splitlines()[-1:] or ["make failed"]
+        print(f"WARNING: mlcore not vendored ({reason[0]}); run `make vendor SUITE=<suite checkout>`", file=sys.stderr)
+
 # DVC needs git: inside an existing repository the project is a DVC subdir repo, else its own repo.
 inside_git = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], capture_output=True, cwd=root).returncode == 0
 if not inside_git and shutil.which("git"):
@@ -30,7 +46,7 @@ if not os.environ.get("ML_TEMPLATE_QUIET"):  # the suite's own re-bakes (sync ch
         f"""
 Created {root.name} ({TASK}). Next steps:
   cd {root}
-  make install     # inside the suite: the suite's .venv; elsewhere: make install MLCORE=<suite>/shared
+  make install     # pinned dependencies, mlcore and this project (inside the suite: the suite's .venv)
   make test        # code, data and model tests on the shipped sample
   make train       # the DVC pipeline: ingest -> ... -> promote (MLflow run, registry, @champion)
   make serve       # the API on http://127.0.0.1:8000 (docs at /docs); README.md has an example request
