@@ -79,13 +79,14 @@ PER_TASK = {
     "clustering": {
         "configs/model/agglomerative.yaml",
         "configs/model/gmm.yaml",
+        "configs/task/default.yaml",
         "data/sample/faithful.csv",
         "src/{package}/pipeline/featurize.py",
         "src/{package}/pipeline/profile.py",
         "tests/model/test_segments.py",
     },
 }
-LEFTOVER = re.compile(r"\{\{|\{%|%\}|cookiecutter\.")
+LEFTOVER = re.compile(r"\{\{|\{%|%\}|cookiecutter\.|<!-- variant:")
 
 
 def baked_files(root: Path) -> set[str]:

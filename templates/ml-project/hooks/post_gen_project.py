@@ -1,6 +1,8 @@
-"""Keep the chosen task type's files, drop the other variants, make the folder a git repo if needed."""
+"""Keep the chosen task type's files, drop the other variants, fill the README's variant parts,
+make the folder a git repo if needed."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -10,6 +12,26 @@ TASK = "{{ cookiecutter.task_type }}"
 
 root = Path.cwd()
 variant = root / "_variants" / TASK
+
+
+def fill_readme(readme: Path, parts: Path) -> None:
+    """Put the variant's README parts (``_readme/<name>.md``) where ``<!-- variant:<name> -->`` stands:
+    a marker alone on its line becomes the part's lines (or goes, when the variant has no such part);
+    a marker inside a line becomes the part's text."""
+    fragments = {p.stem: p.read_text(encoding="utf-8").strip("\n") for p in parts.glob("*.md")}
+    lines = []
+    for line in readme.read_text(encoding="utf-8").split("\n"):
+        alone = re.fullmatch(r"<!-- variant:(\w+) -->", line)
+        if alone:
+            if alone.group(1) in fragments:
+                lines.append(fragments[alone.group(1)])
+            continue
+        lines.append(re.sub(r"<!-- variant:(\w+) -->", lambda m: fragments[m.group(1)], line))
+    readme.write_text("\n".join(lines), encoding="utf-8")
+
+
+fill_readme(root / "README.md", variant / "_readme")
+shutil.rmtree(variant / "_readme", ignore_errors=True)
 moves = [(src, root / src.relative_to(variant)) for src in sorted(variant.rglob("*")) if src.is_file()]
 shadowing = [dest.relative_to(root).as_posix() for _, dest in moves if dest.exists()]
 if shadowing:  # a variant adds files; it never replaces one of the base (cookiecutter then removes the folder)
