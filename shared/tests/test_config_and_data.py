@@ -37,6 +37,39 @@ def test_params_round_trip_and_cli(configs: Path, tmp_path: Path) -> None:
         load_params(tmp_path / "absent.yaml")
 
 
+def test_make_params_fills_in_the_mlcore_fingerprints(configs: Path, tmp_path: Path) -> None:
+    """A config with an ``mlcore`` section gets a hash of each subpackage's code (dvc.yaml lists them as
+    stage params); the hash follows the code, not where it is installed."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    import mlcore
+    from mlcore.foundation import config
+
+    text = (configs / "config.yaml").read_text()
+    (configs / "config.yaml").write_text(text + "mlcore: {foundation: '', data: ''}\n")
+    assert main(["--config-dir", str(configs), "--out", str(tmp_path / "p.yaml")]) == 0
+    written = dict(load_params(tmp_path / "p.yaml").mlcore)
+    assert set(written) == set(config.SUBPACKAGES) and written == config.code_fingerprints()
+    assert all(len(value) == 12 for value in written.values())
+    copy = tmp_path / "pkg" / "mlcore"
+    shutil.copytree(Path(mlcore.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def fingerprints_of_copy() -> dict[str, str]:
+        code = "import json; from mlcore.foundation.config import code_fingerprints as f; print(json.dumps(f()))"
+        done = subprocess.run(
+            [sys.executable, "-c", code], env={"PYTHONPATH": str(copy.parent)}, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    assert fingerprints_of_copy() == written
+    (copy / "data" / "splitting.py").write_text((copy / "data" / "splitting.py").read_text() + "\n# edited\n")
+    assert {k for k, v in fingerprints_of_copy().items() if v != written[k]} == {"data"}
+
+
 def test_validation_reports_every_problem() -> None:
     frame = pd.DataFrame({"text": ["a", "", "a", None], "label": ["ham", "spam", "eggs", "ham"], "n": [1, 2, 3, 99]})
     schema = {

@@ -62,6 +62,24 @@ def to_dict(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+SUBPACKAGES = ("foundation", "data", "lifecycle", "tasks", "fastpath", "serving", "monitoring")
+
+
+def code_fingerprints() -> dict[str, str]:
+    """A short hash of each mlcore subpackage's source (what ``params.yaml``'s ``mlcore`` section
+    records, so that DVC re-runs the stages whose mlcore code changed)."""
+    import hashlib
+
+    package = Path(__file__).resolve().parents[1]
+    out = {}
+    for name in SUBPACKAGES:
+        digest = hashlib.sha256()
+        for path in sorted((package / name).rglob("*.py")):
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+        out[name] = digest.hexdigest()[:12]
+    return out
+
+
 def hydra_entry(
     config_dir: str | Path, config_name: str = "config"
 ) -> Callable[[Callable[[DictConfig], T]], Callable[[], T]]:
@@ -102,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HydraException as exc:
         print(f"error: bad override or config: {exc}", file=sys.stderr)
         return 2
+    if "mlcore" in cfg:  # the config asks for the code fingerprints (see configs/config.yaml)
+        cfg.mlcore = code_fingerprints()
     write_params(cfg, args.out)
     print(f"wrote {args.out} ({' '.join(args.overrides) or 'defaults'})")
     return 0
