@@ -45,7 +45,7 @@ from mlcore.serving.predictor import InputError, MicroBatcher, Predictor, execut
 from mlcore.serving.predlog import PredictionLog
 
 log = logging.getLogger("mlcore.serving.app")
-__all__ = ["InputError", "Loaded", "ModelHolder", "Predictor", "ServingSpec", "create_app", "run"]
+__all__ = ["InputError", "Loaded", "ModelHolder", "Predictor", "ServingSpec", "ServingState", "create_app", "run"]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -164,6 +164,16 @@ class ModelHolder:
 
     def unavailable(self) -> str:
         return self.error or "still loading"
+
+
+@dataclass
+class ServingState:
+    """What the app holds between requests (``app.state.serving``): the model, the prediction log,
+    and the drift report last read into ``/metrics``."""
+
+    holder: ModelHolder
+    predlog: PredictionLog | None = None
+    drift_mtime: float = 0.0
 
 
 class ORJSONResponse(JSONResponse):
@@ -297,8 +307,6 @@ def create_app(spec: ServingSpec) -> FastAPI:
         ["kind"],
         registry=metrics,
     )
-    drift_mtime = {"value": 0.0}
-    predlog: dict[str, PredictionLog | None] = {"log": None}
 
     item_adapter = TypeAdapter(spec.item_schema)
     batch_model = create_model(
@@ -324,17 +332,18 @@ def create_app(spec: ServingSpec) -> FastAPI:
         )
 
     holder = ModelHolder(spec, installed)
+    state = ServingState(holder)
     token = admin_token(spec)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
         if spec.prediction_log is not None:
-            predlog["log"] = PredictionLog(spec.prediction_log)
+            state.predlog = PredictionLog(spec.prediction_log)
         await holder.start()
         yield
         await holder.stop()
-        if predlog["log"] is not None:
-            predlog["log"].close()
+        if state.predlog is not None:
+            state.predlog.close()
         # The registry download is this process's private copy; nothing else reads it.
         shutil.rmtree(spec.cache_dir, ignore_errors=True)
 
@@ -345,7 +354,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.holder = holder
+    app.state.serving = state
     app.add_middleware(_ModelVersionHeader, holder=holder)
     _instrument(app, metrics)
     _offline_docs(app, spec.title)
@@ -411,8 +420,8 @@ def create_app(spec: ServingSpec) -> FastAPI:
             outputs = await loaded.answer(items)
         except InputError as exc:
             return _error(422, str(exc), [{"field": exc.field, "msg": exc.message, "type": "value_error"}])
-        if predlog["log"] is not None:
-            predlog["log"].record(loaded.version, log_inputs(loaded.predictor, items), outputs)
+        if state.predlog is not None:
+            state.predlog.record(loaded.version, log_inputs(loaded.predictor, items), outputs)
         items_total.inc(len(items))
         if batch:
             return ORJSONResponse({"model_version": loaded.version, "predictions": outputs})
@@ -454,15 +463,15 @@ def create_app(spec: ServingSpec) -> FastAPI:
     )
     async def prometheus() -> Response:
         _refresh_drift()
-        if predlog["log"] is not None:
-            log_dropped.set(predlog["log"].dropped)
+        if state.predlog is not None:
+            log_dropped.set(state.predlog.dropped)
         return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
 
     def _refresh_drift() -> None:
         path = spec.drift_report
-        if path is None or not path.exists() or path.stat().st_mtime == drift_mtime["value"]:
+        if path is None or not path.exists() or path.stat().st_mtime == state.drift_mtime:
             return
-        drift_mtime["value"] = path.stat().st_mtime
+        state.drift_mtime = path.stat().st_mtime
         try:
             report = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
