@@ -4,6 +4,7 @@ with the same project served by an earlier commit of the suite (``--before <git 
 
     python benchmarks/serve.py spam-classifier [--workers 1 2] [--seconds 15] [--connections 32]
     python benchmarks/serve.py spam-classifier --before ace6b4f
+      (the virtualenv must also hold what that commit imports, e.g. prometheus-fastapi-instrumentator for ace6b4f)
     python benchmarks/serve.py customer-segmentation --items transaction_items
 
 The server runs as `make serve` runs it (prediction log on). Request bodies cycle through rows

@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 from pydantic.json_schema import models_json_schema
 
@@ -356,7 +357,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
     )
     app.state.serving = state
     app.add_middleware(_ModelVersionHeader, holder=holder)
-    _instrument(app, metrics)
+    app.add_middleware(_RequestMetrics, registry=metrics)
     _offline_docs(app, spec.title)
 
     @app.exception_handler(Exception)
@@ -550,14 +551,50 @@ def _document_predict(app: FastAPI, *models: type[BaseModel]) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _instrument(app: FastAPI, registry: CollectorRegistry) -> None:
-    """Request counts and latency histograms for every endpoint, by method and status code."""
-    from prometheus_fastapi_instrumentator import Instrumentator, metrics
+class _RequestMetrics:
+    """Request counts and latency histograms per endpoint (its route template), method and status
+    code: the metrics prometheus-fastapi-instrumentator records, under the same names and labels.
 
-    buckets = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
-    instrumentator = Instrumentator(should_group_status_codes=False, registry=registry)
-    instrumentator.add(metrics.requests(registry=registry), metrics.latency(buckets=buckets, registry=registry))
-    instrumentator.instrument(app)
+    A plain ASGI middleware that reads the route the router already matched (``scope["route"]``)
+    costs a few microseconds a request; the instrumentator matched every route again and cost ~30 µs
+    (a quarter of a compiled model's whole request, measured in-process).
+    """
+
+    BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+
+    def __init__(self, app: Any, registry: CollectorRegistry) -> None:
+        self.app = app
+        labels = ("handler", "method", "status")
+        self.count = Counter(
+            "http_requests_total", "Requests by endpoint, method and status", labels, registry=registry
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "Request latency by endpoint, method and status",
+            labels,
+            buckets=self.BUCKETS,
+            registry=registry,
+        )
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status = time.perf_counter(), 500
+
+        async def send_status(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            handler = getattr(scope.get("route"), "path", None) or "none"  # "none": no route matched
+            labels = (handler, scope["method"], str(status))
+            self.count.labels(*labels).inc()
+            self.latency.labels(*labels).observe(time.perf_counter() - start)
 
 
 def _offline_docs(app: FastAPI, title: str) -> None:
