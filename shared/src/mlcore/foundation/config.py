@@ -62,7 +62,7 @@ def to_dict(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-SUBPACKAGES = ("foundation", "data", "lifecycle", "tasks", "fastpath", "serving", "monitoring")
+SUBPACKAGES = ("foundation", "data", "lifecycle", "tasks", "fastpath", "serving", "monitoring", "training")
 
 
 def code_fingerprints() -> dict[str, str]:

@@ -2,8 +2,9 @@
 
 The suite logs every model with two MLflow flavors: the native one (here) for people who want the
 estimator or network, and ``python_function`` (``mlcore.lifecycle.pyfunc``), which answers as the API does.
-Today: scikit-learn, saved with skops (no pickle). A PyTorch or transformers flavor is one more
-class with the same four members, registered in ``FLAVORS``.
+Today: scikit-learn, saved with skops (no pickle), and PyTorch networks (``torch_onnx``: ONNX for
+serving plus the weights and the architecture's config, no pickle either). Another flavor is one
+more class with the same four members, registered in ``FLAVORS``.
 """
 
 from __future__ import annotations
@@ -95,7 +96,79 @@ class SklearnFlavor:
         return mlflow.sklearn.load_model(str(model_dir))
 
 
-FLAVORS: dict[str, Flavor] = {flavor.name: flavor for flavor in (SklearnFlavor(),)}
+class TorchOnnxFlavor:
+    """A PyTorch network (``mlcore.training.export.TorchModel``), saved with MLflow's ``onnx``
+    flavor (``model.onnx``, served with ONNX Runtime) plus ``torch/weights.pt`` (a state dict,
+    loads with ``weights_only=True``) and ``torch/architecture.json`` (the Hydra config that builds
+    the network). The export is checked against torch on the example batch before anything is
+    written; the largest difference is recorded as ``parity_max_abs``."""
+
+    name = "torch_onnx"
+    requirements = ("torch", "onnx", "onnxruntime", "numpy")
+    WEIGHTS, ARCHITECTURE = "torch/weights.pt", "torch/architecture.json"
+
+    def handles(self, model: Any) -> bool:
+        return type(model).__name__ == "TorchModel" and hasattr(model, "architecture")
+
+    def save(self, model: Any, path: str, mlflow_model: Any, code_paths: Sequence[str], **kwargs: Any) -> None:
+        import tempfile
+
+        import mlflow.onnx
+        import onnx
+        import torch
+
+        from mlcore.foundation.io import write_json
+        from mlcore.training.export import OPSET, PARITY_ATOL, export_onnx, parity
+
+        with tempfile.TemporaryDirectory() as tmp:
+            exported = export_onnx(model, Path(tmp) / "model.onnx")
+            worst = parity(model, exported)
+            if worst > PARITY_ATOL:
+                raise ValueError(f"the ONNX export differs from torch by {worst:.2e} > {PARITY_ATOL} on the example")
+            mlflow.onnx.save_model(
+                onnx.load(str(exported)),
+                path,
+                mlflow_model=mlflow_model,
+                code_paths=list(code_paths),
+                save_as_external_data=False,
+                **kwargs,
+            )
+        folder = Path(path)
+        (folder / self.WEIGHTS).parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.module.state_dict(), folder / self.WEIGHTS)
+        write_json(dict(model.architecture), folder / self.ARCHITECTURE)
+        mlflow_model.add_flavor(
+            self.name,
+            onnx=mlflow_model.flavors["onnx"]["data"],
+            weights=self.WEIGHTS,
+            architecture=self.ARCHITECTURE,
+            inputs=list(model.example),
+            outputs=list(model.outputs),
+            opset=OPSET,
+            parity_max_abs=float(worst),
+            torch_version=str(torch.__version__),
+        )
+
+    def load(self, model_dir: Path) -> Any:
+        """The torch network rebuilt from its architecture config, with its weights (eval mode)."""
+        import torch
+        from hydra.utils import instantiate
+
+        from mlcore.foundation.io import read_json
+
+        module = instantiate(read_json(Path(model_dir) / self.ARCHITECTURE))
+        module.load_state_dict(torch.load(Path(model_dir) / self.WEIGHTS, map_location="cpu", weights_only=True))
+        return module.eval()
+
+
+def onnx_path(model_dir: str | Path) -> Path:
+    """The ONNX file of a ``torch_onnx`` model folder (what a serving worker loads)."""
+    from mlcore.lifecycle.artifacts import mlmodel
+
+    return Path(model_dir) / mlmodel(model_dir)["flavors"][TorchOnnxFlavor.name]["onnx"]
+
+
+FLAVORS: dict[str, Flavor] = {flavor.name: flavor for flavor in (SklearnFlavor(), TorchOnnxFlavor())}
 
 
 def for_model(model: Any) -> Flavor:
