@@ -42,7 +42,7 @@ browser: ## Debian's chromium for the headless-browser tests (installed when mis
 demo: venv ## Run every project end to end (pipeline, registry, served-model and drift checks) and print a summary
 	@$(PY) tools/demo.py $(PROJECTS)
 
-test: venv data browser ## Run every test: shared package, template (bake matrix, sync check), each project
+test: venv browser data ## Run every test: shared package, template (bake matrix, sync check), each project
 	@$(MAKE) --no-print-directory test-shared test-suite test-projects
 
 test-shared: venv ## Tests of the shared package (mlcore)

@@ -6,6 +6,10 @@ with the same project served by an earlier commit of the suite (``--before <git 
     python benchmarks/serve.py spam-classifier --before ace6b4f
       (the virtualenv must also hold what that commit imports, e.g. prometheus-fastapi-instrumentator for ace6b4f)
     python benchmarks/serve.py customer-segmentation --items transaction_items
+    python benchmarks/serve.py image-classifier --workers 1 --naive-torch
+
+``--naive-torch`` (networks): also serve the same model the naive way, side by side: a FastAPI
+endpoint running the torch network eagerly, one image per forward pass, no micro-batching.
 
 The server runs as `make serve` runs it (prediction log on). Request bodies cycle through rows
 of the project's test split (``schemas.request_items``), or through what the project's
@@ -66,6 +70,37 @@ async def ready() -> dict:
 async def predict(request: Request) -> dict:
     await request.body()
     return {"label": "constant"}
+"""
+
+
+NAIVE_TORCH_APP = """
+import base64
+
+import torch
+from fastapi import FastAPI
+from mlcore.lifecycle.flavors import load_native
+from mlcore.lifecycle.artifacts import logged_metadata
+from {package}.features import decode, normalise, softmax, to_canonical, top_k
+from {package}.schemas import MAX_PIXELS, Item
+
+torch.set_num_threads({threads})
+net = load_native("{model_dir}")
+meta = logged_metadata("{model_dir}")
+app = FastAPI()
+
+
+@app.get("/ready")
+def ready() -> dict:
+    return {{"status": "ready"}}
+
+
+@app.post("/predict")
+def predict(item: Item) -> dict:
+    image = to_canonical(decode(base64.b64decode(item.image), MAX_PIXELS), meta["height"], meta["width"])
+    with torch.no_grad():
+        logits, _ = net(torch.from_numpy(normalise(image[None])))
+    top = top_k(softmax(logits.numpy()), meta["labels"])[0]
+    return {{"label": top[0]["label"], "probability": top[0]["probability"], "top": top}}
 """
 
 
@@ -140,7 +175,13 @@ def load(
 
 
 def bench(
-    project: Path, workers: int, seconds: int, connections: int, items: str | None = None, before: Path | None = None
+    project: Path,
+    workers: int,
+    seconds: int,
+    connections: int,
+    items: str | None = None,
+    before: Path | None = None,
+    naive_torch: bool = False,
 ) -> dict[str, object]:
     from mlcore.serving.smoke import free_port
 
@@ -163,6 +204,16 @@ def bench(
 
         served = api(project)
         old = api(before / project.name, f":{before / 'shared' / 'src'}") if before else None
+        naive = None
+        if naive_torch:
+            port = free_port()
+            model_dir = project / "models" / "champion"
+            (Path(tmp) / "naive_app.py").write_text(
+                NAIVE_TORCH_APP.format(package=package, model_dir=model_dir, threads=2)
+            )
+            cmd = [sys.executable, "-m", "uvicorn", "naive_app:app", "--workers", str(workers)]
+            cmd += ["--log-level", "warning", "--no-access-log", "--host", "127.0.0.1", "--port", str(port)]
+            naive = load(cmd, port, Path(tmp), {"PYTHONPATH": f"{tmp}:{project / 'src'}"}, *args)
     share = lambda r: round(r["requests_per_s"] / bare["requests_per_s"], 3)  # noqa: E731
     return {
         "project": project.name,
@@ -175,6 +226,11 @@ def bench(
         "share_of_bare": share(served),
         "bare_endpoint": bare,
         **({"before": {**old, "share_of_bare": share(old)}} if old else {}),
+        **(
+            {"naive_torch": naive, "speedup_over_naive": round(served["requests_per_s"] / naive["requests_per_s"], 2)}
+            if naive
+            else {}
+        ),
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
         "load_generator": "wrk 1 thread, same machine",
         "date": time.strftime("%Y-%m-%d"),
@@ -208,13 +264,17 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--items", help="a function of the project's schemas module that returns request items")
     parser.add_argument("--before", help="git ref of the suite to measure side by side (same model, same run)")
+    parser.add_argument("--naive-torch", action="store_true", help="also the naive torch handler (networks)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
     with checkout(args.before, args.projects) as before:
         for name in args.projects:
-            results = [bench(ROOT / name, w, args.seconds, args.connections, args.items, before) for w in args.workers]
+            results = [
+                bench(ROOT / name, w, args.seconds, args.connections, args.items, before, args.naive_torch)
+                for w in args.workers
+            ]
             if before is not None:
                 for r in results:
                     r["before"]["ref"] = args.before
@@ -222,6 +282,7 @@ def main() -> int:
             out.write_text(json.dumps(results, indent=2) + "\n")
             for r in results:
                 rows = [("now", r), ("bare", r["bare_endpoint"])] + ([("before", r["before"])] if "before" in r else [])
+                rows += [("naive torch", r["naive_torch"])] if "naive_torch" in r else []
                 for label, f in rows:
                     print(
                         f"{name} {label}: {r['workers']} worker(s): {f['requests_per_s']:.0f} req/s, "

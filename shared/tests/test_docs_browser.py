@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import httpx
 import pytest
 from mlcore.lifecycle.artifacts import SERVING_METADATA
 from mlcore.serving.app import ServingSpec, create_app
+from mlcore.serving.browser import offline_page
 from mlcore.serving.smoke import free_port
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,7 +39,6 @@ class Counter:
         return [{"length": len(item.text)} for item in items]
 
 
-CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("DOCS_SCREENSHOT_DIR", "")) if os.environ.get("DOCS_SCREENSHOT_DIR") else None
 
 
@@ -78,45 +77,22 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_docs_render_offline_with_the_predict_operation(base: str) -> None:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), f"no chromium at {CHROMIUM}: `make test` installs Debian's chromium package"
-    blocked: list[str] = []
-    problems: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        try:
-            page = browser.new_page()
-
-            def only_loopback(route) -> None:  # type: ignore[no-untyped-def]
-                if route.request.url.startswith(base):
-                    route.continue_()
-                else:
-                    blocked.append(route.request.url)
-                    route.abort()
-
-            page.route("**/*", only_loopback)
-            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-            page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
-            page.goto(f"{base}/docs", wait_until="networkidle")
-            operation = page.locator(".opblock-post:has-text('/predict')")
-            operation.first.wait_for(timeout=20_000)
-            operation.first.locator(".opblock-summary").click()
-            page.locator(".opblock-body").first.wait_for(timeout=10_000)
-            page.wait_for_timeout(500)
-            text = page.inner_text("body")
-            if SHOTS is not None:
-                SHOTS.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(SHOTS / "docs.png"), full_page=True)
-        finally:
-            browser.close()
+    with offline_page(base) as visit:
+        page = visit.page
+        page.goto(f"{base}/docs", wait_until="networkidle")
+        operation = page.locator(".opblock-post:has-text('/predict')")
+        operation.first.wait_for(timeout=20_000)
+        operation.first.locator(".opblock-summary").click()
+        page.locator(".opblock-body").first.wait_for(timeout=10_000)
+        page.wait_for_timeout(500)
+        text = page.inner_text("body")
+        if SHOTS is not None:
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "docs.png"), full_page=True)
     assert "Could not resolve reference" not in text
     assert "Failed to load API definition" not in text
     assert "Predict one item" in text
     for name in ("Item", "PredictBatch", "Prediction", "PredictionBatch", "ErrorBody"):
         assert name in text, f"schema {name} not shown"
-    assert not problems, problems
-    assert not blocked, f"the page asked for outside addresses: {blocked}"
+    assert not visit.problems, visit.problems
+    assert not visit.blocked, f"the page asked for outside addresses: {visit.blocked}"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from mlcore.data.acquire import KINDS
 from mlcore.foundation.config import compose, to_dict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +22,7 @@ OPTIONS = [
 def test_every_option_composes(group: str, option: str) -> None:
     cfg = compose(CONFIGS, [f"{group}={option}"])
     assert cfg.project.model_name
-    assert cfg.data.source.kind in {"pypi", "npm", "url", "local"}
+    assert cfg.data.source.kind in KINDS
 
 
 def test_params_yaml_has_the_composed_shape() -> None:

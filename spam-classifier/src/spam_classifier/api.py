@@ -15,7 +15,7 @@ from mlcore.lifecycle import tracking
 from mlcore.serving.app import ServingSpec, create_app, run, run_workers, worker_config_path
 from omegaconf import DictConfig
 
-from . import CONFIG_DIR, PROJECT_ROOT
+from . import CONFIG_DIR, PROJECT_ROOT, schemas
 from .schemas import ENDPOINTS, Answer, Item, load_predictor
 
 
@@ -37,6 +37,9 @@ def build_app(cfg: DictConfig, root: Path = PROJECT_ROOT) -> FastAPI:
             export_dir=root / cfg.paths.export,
             title="Spam Classifier",
             extra_get=ENDPOINTS,
+            # Optional, where the project's schemas define them: file uploads and a web page at /.
+            upload_field=getattr(schemas, "UPLOAD_FIELD", None),
+            page=schemas.page() if hasattr(schemas, "page") else None,
         )
     )
 

@@ -12,6 +12,7 @@ from mlcore.foundation.config import load_params, to_dict
 from mlcore.foundation.progress import say, step
 from mlcore.lifecycle import registry, tracking
 from mlcore.lifecycle.promotion import Decision, gates_from_config, register_and_promote, write_decision
+from mlcore.tasks import stages
 from omegaconf import DictConfig
 
 from .. import PROJECT_ROOT
@@ -21,7 +22,7 @@ from .evaluate import score
 def promote(cfg: DictConfig, root: Path = PROJECT_ROOT) -> Decision:
     tracking.configure(root, cfg.project.experiment)
     run_info = json.loads((root / cfg.paths.run_info).read_text(encoding="utf-8"))
-    candidate = json.loads((root / cfg.paths.reports / "metrics.json").read_text(encoding="utf-8"))
+    candidate = stages.promotion_metrics(cfg, root)
     test = pd.read_parquet(root / cfg.paths.processed / "test.parquet")
     rules = cfg.train.promotion
 
@@ -34,7 +35,7 @@ def promote(cfg: DictConfig, root: Path = PROJECT_ROOT) -> Decision:
         decision = register_and_promote(
             model_name=cfg.project.model_name,
             model_uri=run_info["model_uri"],
-            candidate_metrics={k: v for k, v in candidate.items() if isinstance(v, int | float)},
+            candidate_metrics=candidate,
             evaluate_champion=evaluate_champion,
             gates=gates_from_config(to_dict(rules.gates)),
             primary_metric=rules.primary_metric,

@@ -204,6 +204,7 @@ def log_training_run(
     run_name: str,
     extras: Mapping[str, Any] | None = None,
     child_runs: Sequence[Mapping[str, Any]] = (),
+    history: Sequence[Mapping[str, float]] = (),
 ) -> dict[str, Any]:
     """Log one training run: context, metrics and the model, then copy the logged model to
     ``local_dir`` (the DVC output). Returns the run info the later stages read.
@@ -215,7 +216,8 @@ def log_training_run(
     reference ``profile``, the task's JSON ``extras`` (``mlcore.lifecycle.artifacts`` names the files),
     the predictor's compiled fast path when it answers as the native model does (``mlcore.fastpath``),
     and the project's package and mlcore as code. ``child_runs`` (``{"run_name", "params",
-    "metrics"}`` each, e.g. the k sweep) become nested runs.
+    "metrics"}`` each, e.g. the k sweep) become nested runs; ``history`` (per-epoch rows) becomes
+    metric curves ``epoch_<name>`` with the epoch as step.
     """
     import importlib
     import shutil
@@ -251,6 +253,9 @@ def log_training_run(
                 with mlflow.start_run(run_name=child["run_name"], nested=True):
                     mlflow.log_params({k: str(v) for k, v in child.get("params", {}).items()})
                     mlflow.log_metrics(dict(child.get("metrics", {})))
+            for row in history:  # per-epoch curves (step = epoch)
+                step = int(row.get("epoch", 0))
+                mlflow.log_metrics({f"epoch_{k}": float(v) for k, v in row.items() if k != "epoch"}, step=step)
             mlflow.log_metrics(dict(metrics))
             info = pyfunc.log_model(
                 "model",

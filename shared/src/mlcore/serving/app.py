@@ -71,6 +71,10 @@ class ServingSpec:
     title: str = "model API"
     # Extra read-only endpoints: path -> function of the loaded predictor (e.g. "/segments").
     extra_get: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    # Uploads: /predict also takes multipart/form-data files (field `file`, or `files` for a batch);
+    # each file becomes an item whose `upload_field` holds the file's bytes, base64-encoded.
+    upload_field: str | None = None
+    page: str | None = None  # HTML served at GET / (e.g. an upload page; same origin, no CDN)
 
     @classmethod
     def from_config(
@@ -226,7 +230,7 @@ class Reloaded(BaseModel):
 
 ERRORS = {
     413: "Body larger than serve.max_body_bytes",
-    415: "Body is not application/json",
+    415: "Body is not application/json (or, where uploads are taken, multipart/form-data), or a file is not an image",
     422: "Invalid JSON, or a field out of its schema (named in `detail`)",
     503: "No model loaded yet",
 }
@@ -397,36 +401,51 @@ def create_app(spec: ServingSpec) -> FastAPI:
         if declared is not None and declared.isdigit() and int(declared) > spec.max_body_bytes:
             return _error(413, f"body too large: {declared} bytes > limit {spec.max_body_bytes}")
         media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-        if media != "application/json" and not media.endswith("+json"):
-            return _error(415, f"body must be application/json, not {media}")
+        upload = media == "multipart/form-data" and spec.upload_field is not None
+        if media != "application/json" and not media.endswith("+json") and not upload:
+            accepted = "application/json" + (" or multipart/form-data" if spec.upload_field else "")
+            return _error(415, f"body must be {accepted}, not {media}")
         body = bytearray()
         async for chunk in request.stream():
             body.extend(chunk)
             if len(body) > spec.max_body_bytes:
                 return _error(413, f"body too large: over limit {spec.max_body_bytes} bytes")
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            return _error(422, f"body: invalid JSON ({exc})")
-        batch = isinstance(payload, dict) and "items" in payload
-        try:
-            items = batch_model.model_validate(payload).items if batch else [item_adapter.validate_python(payload)]
-        except ValidationError as exc:
-            summary, details = _field_errors(exc)
-            return _error(422, summary, details)
+        if upload:
+            parsed = await _uploaded_items(request, bytes(body), spec, item_adapter)
+            if isinstance(parsed, Response):
+                return parsed
+            items, batch = parsed
+        else:
+            try:
+                payload = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                return _error(422, f"body: invalid JSON ({exc})")
+            batch = isinstance(payload, dict) and "items" in payload
+            try:
+                items = batch_model.model_validate(payload).items if batch else [item_adapter.validate_python(payload)]
+            except ValidationError as exc:
+                summary, details = _field_errors(exc)
+                return _error(422, summary, details)
         loaded = holder.current
         if loaded is None:
             return _error(503, "no model loaded: " + holder.unavailable())
         try:
             outputs = await loaded.answer(items)
         except InputError as exc:
-            return _error(422, str(exc), [{"field": exc.field, "msg": exc.message, "type": "value_error"}])
+            return _error(exc.status, str(exc), [{"field": exc.field, "msg": exc.message, "type": "value_error"}])
         if state.predlog is not None:
             state.predlog.record(loaded.version, log_inputs(loaded.predictor, items), outputs)
         items_total.inc(len(items))
         if batch:
             return ORJSONResponse({"model_version": loaded.version, "predictions": outputs})
         return ORJSONResponse({"model_version": loaded.version, **outputs[0]})
+
+    if spec.page is not None:
+        page = spec.page
+
+        @app.get("/", include_in_schema=False)
+        async def home() -> HTMLResponse:
+            return HTMLResponse(page)
 
     @app.get("/health", summary="The process is up", response_model=Health)
     async def health() -> dict[str, str]:
@@ -528,6 +547,45 @@ def create_app(spec: ServingSpec) -> FastAPI:
         return ORJSONResponse({"status": "reloaded", "previous_version": previous, "model_version": loaded.version})
 
     return app
+
+
+UPLOAD_FIELDS = ("file", "files")
+
+
+async def _uploaded_items(
+    request: Request, body: bytes, spec: ServingSpec, item_adapter: TypeAdapter[Any]
+) -> tuple[list[Any], bool] | Response:
+    """The items of a multipart body: one per uploaded file (``file`` once, or ``files`` many times)."""
+    import base64
+
+    from starlette.datastructures import UploadFile
+    from starlette.formparsers import MultiPartException, MultiPartParser
+
+    async def replay() -> Any:
+        yield body
+
+    try:
+        form = await MultiPartParser(
+            request.headers, replay(), max_files=spec.max_batch, max_fields=len(UPLOAD_FIELDS) * spec.max_batch
+        ).parse()
+    except MultiPartException as exc:
+        return _error(422, f"body: invalid multipart form ({exc.message})")
+    parts = [(name, value) for name in UPLOAD_FIELDS for value in form.getlist(name)]
+    if not parts:
+        return _error(422, "file: no file uploaded (send it as the multipart field `file`, or several as `files`)")
+    items = []
+    for index, (name, value) in enumerate(parts):
+        where = name if len(parts) == 1 else f"files.{index}"
+        if not isinstance(value, UploadFile):
+            return _error(422, f"{where}: expected an uploaded file, got a text field")
+        data = await value.read()
+        try:
+            items.append(item_adapter.validate_python({spec.upload_field: base64.b64encode(data).decode()}))
+        except ValidationError as exc:
+            summary, details = _field_errors(exc, [where])
+            return _error(422, summary, details)
+    await form.close()
+    return items, len(parts) > 1
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:

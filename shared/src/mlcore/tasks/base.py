@@ -27,6 +27,7 @@ class Fitted:
     summary: str = ""  # one line for the stage log, e.g. "val_f1=0.9512 threshold=0.340"
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # plot tables (reports/plots/<name>.csv)
     child_runs: list[dict[str, Any]] = field(default_factory=list)  # {"run_name", "params", "metrics"}
+    history: list[dict[str, float]] = field(default_factory=list)  # per-epoch metrics (networks), "epoch" = step
 
 
 @dataclass

@@ -103,6 +103,65 @@ def confusion_table(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str
     )
 
 
+def top_k_accuracy(y_true: np.ndarray, proba: np.ndarray, k: int) -> float:
+    """Share of rows whose true class is among the ``k`` most probable."""
+    if len(y_true) == 0:
+        return float("nan")
+    top = np.argsort(-np.asarray(proba), axis=1)[:, :k]
+    return float((top == np.asarray(y_true)[:, None]).any(axis=1).mean())
+
+
+def reliability_table(y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Calibration by confidence bin: mean confidence, accuracy and count (the reliability diagram)."""
+    proba = np.asarray(proba)
+    confidence, predicted = proba.max(axis=1), proba.argmax(axis=1)
+    correct = predicted == np.asarray(y_true)
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        mask = which == b
+        rows.append(
+            {
+                "bin": b,
+                "confidence": float(confidence[mask].mean()) if mask.any() else float((edges[b] + edges[b + 1]) / 2),
+                "accuracy": float(correct[mask].mean()) if mask.any() else float("nan"),
+                "count": int(mask.sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> float:
+    """ECE: the count-weighted gap between confidence and accuracy over confidence bins."""
+    table = reliability_table(y_true, proba, bins)
+    used = table[table["count"] > 0]
+    if used.empty:
+        return float("nan")
+    return float((used["count"] * (used["confidence"] - used["accuracy"]).abs()).sum() / used["count"].sum())
+
+
+def multiclass_metrics(y_true: np.ndarray, proba: np.ndarray, labels: Sequence[str]) -> dict[str, float]:
+    """``class_metrics`` of the most probable class, plus top-2 accuracy and calibration (ECE)."""
+    proba = np.asarray(proba, dtype=float)
+    proba = proba / proba.sum(axis=1, keepdims=True)  # float32 softmax rows sum to 1 only within 1e-7
+    out = class_metrics(y_true, proba.argmax(axis=1), labels, proba)
+    out["top2_accuracy"] = top_k_accuracy(y_true, proba, 2)
+    out["ece"] = expected_calibration_error(y_true, proba)
+    return out
+
+
+def multiclass_plot_data(y_true: np.ndarray, proba: np.ndarray, labels: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Tables behind the confusion matrix and the reliability diagram (DVC plots read them)."""
+    names = np.asarray(labels)
+    return {
+        "confusion": pd.DataFrame(
+            {"actual": names[np.asarray(y_true, dtype=int)], "predicted": names[np.asarray(proba).argmax(axis=1)]}
+        ),
+        "reliability": reliability_table(y_true, proba),
+    }
+
+
 def classification_plot_data(
     y_true: np.ndarray, scores: np.ndarray, threshold: float, labels: tuple[str, str]
 ) -> dict[str, pd.DataFrame]:
@@ -174,6 +233,17 @@ def _thin(frame: pd.DataFrame, max_points: int = 500) -> pd.DataFrame:
     return frame.iloc[idx].reset_index(drop=True)
 
 
+def image_grid_table(
+    images: np.ndarray, rows: pd.DataFrame, columns: Sequence[str] = ("actual", "predicted", "confidence")
+) -> pd.DataFrame:
+    """A table of small images (``pixels``: space-separated values, ``height``, ``width``) with
+    their captions: what ``write_plots`` draws as a grid (e.g. the most confident mistakes)."""
+    out = rows[list(columns)].reset_index(drop=True).copy()
+    out["height"], out["width"] = images.shape[1], images.shape[2]
+    out["pixels"] = [" ".join(map(str, image.reshape(-1).tolist())) for image in images]
+    return out
+
+
 def write_plots(tables: Mapping[str, pd.DataFrame], out_dir: str | Path) -> list[Path]:
     """Write each table as ``<name>.csv`` (DVC plots) and a PNG (MLflow artifacts)."""
     import matplotlib
@@ -199,7 +269,9 @@ def write_plots(tables: Mapping[str, pd.DataFrame], out_dir: str | Path) -> list
 
 
 def _draw(ax: Any, name: str, table: pd.DataFrame) -> None:
-    if name == "confusion":
+    if "pixels" in table.columns:  # a grid of images (image_grid_table)
+        _draw_grid(ax, table)
+    elif name == "confusion":
         matrix = pd.crosstab(table["actual"], table["predicted"])
         ax.imshow(matrix.to_numpy(), cmap="Blues")
         ax.set_xticks(range(len(matrix.columns)), matrix.columns)
@@ -221,6 +293,12 @@ def _draw(ax: Any, name: str, table: pd.DataFrame) -> None:
         ax.plot(table["k"], table["silhouette"], "o-", label="silhouette")
         ax.plot(table["k"], table["davies_bouldin"], "s--", label="Davies-Bouldin")
         ax.set_xlabel("k")
+        ax.legend(fontsize=7)
+    elif name == "reliability":
+        ax.plot([0, 1], [0, 1], ":", color="grey", label="perfect calibration")
+        ax.plot(table["confidence"], table["accuracy"], "o-", label="model")
+        ax.set_xlabel("confidence")
+        ax.set_ylabel("accuracy")
         ax.legend(fontsize=7)
     elif name == "cluster_sizes":
         ax.barh(table["cluster"], table["share"])
@@ -266,3 +344,19 @@ def interval(y_pred: np.ndarray, halfwidth: float, scale: str) -> tuple[np.ndarr
     if scale == "log":
         return y_pred * np.exp(-halfwidth), y_pred * np.exp(halfwidth)
     return y_pred - halfwidth, y_pred + halfwidth
+
+
+def _draw_grid(ax: Any, table: pd.DataFrame, columns: int = 5) -> None:
+    """Images in a grid, each captioned "actual -> predicted (confidence)"."""
+    ax.axis("off")
+    if table.empty:
+        return
+    fig = ax.figure
+    rows = -(-len(table) // columns)
+    fig.set_size_inches(columns * 1.6, rows * 1.8)
+    for i, row in enumerate(table.itertuples(index=False)):
+        image = np.array(row.pixels.split(), dtype=np.uint8).reshape(int(row.height), int(row.width))
+        sub = fig.add_subplot(rows, columns, i + 1)
+        sub.imshow(image, cmap="gray")
+        sub.set_title(f"{row.actual} ->\n{row.predicted} ({row.confidence:.2f})", fontsize=6)
+        sub.axis("off")

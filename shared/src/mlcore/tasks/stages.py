@@ -7,6 +7,7 @@ only bind these to its task and its root.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,11 @@ def train(task: Task, cfg: DictConfig, root: Path) -> dict[str, Any]:
 
     tracking.configure(root, cfg.project.experiment)
     splits = read_splits(cfg, root, ("train", "val"))
+    if cfg.get("trainer") and cfg.trainer.get("checkpoint_dir"):  # relative to the project, like every path
+        cfg.trainer.checkpoint_dir = str(Path(root) / cfg.trainer.checkpoint_dir)
     fitted = task.fit(cfg, splits["train"], splits["val"])
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 logs and writes
+        return {}
     if fitted.tables:
         write_plots(fitted.tables, Path(root) / cfg.paths.plots)
     with step("train", "reference profile for drift"):
@@ -58,6 +63,7 @@ def train(task: Task, cfg: DictConfig, root: Path) -> dict[str, Any]:
         run_name=cfg.model.name,
         extras=ref.extras,
         child_runs=fitted.child_runs,
+        history=fitted.history,
     )
     write_json(run_info, Path(root) / cfg.paths.run_info)
     say("train", f"run {run_info['run_id'][:8]}: {fitted.summary}")
@@ -95,3 +101,59 @@ def trial(task: Task, cfg: DictConfig, root: Path) -> float:
 
 def run_info(cfg: DictConfig, root: Path) -> dict[str, Any]:
     return read_json(Path(root) / cfg.paths.run_info)
+
+
+BASELINES_FILE = "baselines.json"
+
+
+def baselines(task: Task, cfg: DictConfig, root: Path) -> dict[str, Any]:
+    """Train each model of ``cfg.train.baselines`` (name -> model config) on the same splits,
+    score it on the test split, log it as an MLflow run tagged with the candidate's run, and write
+    ``<reports>/baselines.json``: each baseline's test metrics and ``test_margin_over_baselines``,
+    the candidate's primary metric minus the best baseline's (what a promotion gate can require)."""
+    import mlflow
+    from omegaconf import OmegaConf
+
+    tracking.configure(root, cfg.project.experiment)
+    splits = read_splits(cfg, root)
+    candidate = read_json(Path(root) / cfg.paths.reports / "metrics.json")
+    info = run_info(cfg, root)
+    primary = cfg.train.promotion.primary_metric
+    sign = 1.0 if cfg.train.promotion.higher_is_better else -1.0
+    out: dict[str, Any] = {"candidate": {primary: candidate[primary]}, "baselines": {}}
+    for name, model_cfg in (cfg.train.get("baselines") or {}).items():
+        variant = cfg.copy()
+        OmegaConf.set_struct(variant, False)
+        variant.model = model_cfg
+        fitted = task.fit(variant, splits["train"], splits["val"])
+        scored = task.score(fitted.predictor, splits["test"], variant)
+        with mlflow.start_run(run_name=f"baseline-{name}"):
+            mlflow.set_tags({"baseline_of": info["run_id"], "role": "baseline"})
+            mlflow.log_params({k: str(v)[:250] for k, v in tracking.flatten(to_dict(model_cfg)).items()})
+            for row in fitted.history:
+                mlflow.log_metrics(
+                    {f"epoch_{k}": float(v) for k, v in row.items() if k != "epoch"}, step=int(row["epoch"])
+                )
+            mlflow.log_metrics({**fitted.metrics, **scored.metrics})
+        out["baselines"][name] = {k: scored.metrics[k] for k in task.headline if k in scored.metrics}
+        say("baselines", f"{name}: " + "  ".join(f"{k}={v:.4f}" for k, v in out["baselines"][name].items()))
+    if out["baselines"]:
+        best = max(sign * b[primary] for b in out["baselines"].values())
+        out["test_margin_over_baselines"] = sign * candidate[primary] - best
+        say(
+            "baselines",
+            f"candidate {primary}={candidate[primary]:.4f}, margin over the best baseline {out['test_margin_over_baselines']:+.4f}",
+        )
+    write_json(out, Path(root) / cfg.paths.reports / BASELINES_FILE)
+    return out
+
+
+def promotion_metrics(cfg: DictConfig, root: Path) -> dict[str, float]:
+    """What promotion judges: the evaluation metrics, plus the margin over the baselines when the
+    project trains baselines (``train.baselines``)."""
+    metrics = read_json(Path(root) / cfg.paths.reports / "metrics.json")
+    if cfg.train.get("baselines"):
+        compared = read_json(Path(root) / cfg.paths.reports / BASELINES_FILE)
+        if "test_margin_over_baselines" in compared:
+            metrics["test_margin_over_baselines"] = compared["test_margin_over_baselines"]
+    return {k: v for k, v in metrics.items() if isinstance(v, int | float)}

@@ -10,7 +10,8 @@ dependency tied to torch releases) for the same few features; Accelerate gives d
 and DDP but neither early stopping nor resume policy.
 
 Batches are ``(inputs, targets)``: ``inputs`` a tensor (``model(inputs)``) or a dict of tensors
-(``model(**inputs)``); the model returns logits (or an object with ``.logits``).
+(``model(**inputs)``); the model returns logits, a tuple whose first item is the logits, or an
+object with ``.logits``.
 Repeatability: each epoch re-seeds torch with ``seed + epoch`` and shuffles with a generator of
 the same seed, so a run resumed from epoch k's checkpoint trains exactly as an uninterrupted one.
 """
@@ -149,6 +150,12 @@ def fit(
             break
     if state.best_state is not None:
         model.load_state_dict(state.best_state)
+    if distributed.is_distributed():
+        digests = distributed.all_gather(weights_digest(model))
+        if len(set(digests)) != 1:
+            raise RuntimeError(f"the {len(digests)} ranks ended with different weights: {digests}")
+        if distributed.is_main():
+            say(name, f"all {len(digests)} ranks agree on the trained weights ({digests[0][:12]})")
     distributed.barrier()
     return FitResult(
         model=model.eval(),
@@ -159,6 +166,17 @@ def fit(
         resumed_from=resumed,
         seconds=time.perf_counter() - started,
     )
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """sha256 of a model's parameters and buffers (identical across DDP ranks after training)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 @dataclass
@@ -208,6 +226,8 @@ def to_device(batch: Any, device: torch.device) -> Any:
 
 def logits_of(model: torch.nn.Module, inputs: Any) -> torch.Tensor:
     out = model(**inputs) if isinstance(inputs, Mapping) else model(inputs)
+    if isinstance(out, tuple):  # (logits, embedding, ...)
+        return out[0]
     return out.logits if hasattr(out, "logits") else out
 
 

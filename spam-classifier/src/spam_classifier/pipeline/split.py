@@ -19,7 +19,9 @@ def split_dataset(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, pd.Da
     key = list(cfg.data.schema.get("unique_key", []))
     unique = dedupe(frame, key)
     opts = cfg.train.split
-    train, val, test = split(unique, opts.val_size, opts.test_size, opts.seed, opts.get("stratify"))
+    train, val, test = split(
+        unique, opts.val_size, opts.test_size, opts.seed, opts.get("stratify"), fixed_test=opts.get("fixed_test")
+    )
     if key:
         for name, other in (("val", val), ("test", test)):
             leaked = leakage(train, other, key)

@@ -1,0 +1,70 @@
+"""Behaviour of the trained model: small shifts and brightness changes do not flip a confident
+answer, PNG and JPEG agree, a blank image gets low confidence, every class stays above a floor."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from image_classifier.data import images_of
+from image_classifier.schemas import load_predictor
+
+
+@pytest.fixture(scope="module")
+def model(trained: dict[str, Any]) -> Any:
+    return load_predictor(Path(trained["root"]) / trained["cfg"].paths.model)
+
+
+@pytest.fixture(scope="module")
+def test_images(trained: dict[str, Any]) -> tuple[np.ndarray, pd.DataFrame]:
+    test = pd.read_parquet(Path(trained["root"]) / trained["cfg"].paths.processed / "test.parquet")
+    return images_of(test, 28, 28), test
+
+
+def item(image: np.ndarray, fmt: str = "PNG") -> dict[str, str]:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    return {"image": base64.b64encode(buf.getvalue()).decode()}
+
+
+def confident(model: Any, images: np.ndarray, floor: float = 0.8) -> np.ndarray:
+    probabilities, _ = model.forward(images)
+    return images[probabilities.max(axis=1) >= floor]
+
+
+def test_one_pixel_shift_and_small_brightness_change_keep_confident_answers(model: Any, test_images: Any) -> None:
+    images = confident(model, test_images[0][:200])
+    assert len(images) >= 10
+    base = model.forward(images)[0].argmax(axis=1)
+    shifted = np.roll(images, 1, axis=2)
+    brighter = np.clip(images.astype(int) + 10, 0, 255).astype(np.uint8)
+    for changed in (shifted, brighter):
+        same = (model.forward(changed)[0].argmax(axis=1) == base).mean()
+        assert same >= 0.9, same
+
+
+def test_png_and_jpeg_give_the_same_label(model: Any, test_images: Any) -> None:
+    images = confident(model, test_images[0][:100])[:20]
+    png = [a["label"] for a in model.predict([item(i) for i in images])]
+    jpeg = [a["label"] for a in model.predict([item(i, "JPEG") for i in images])]
+    assert np.mean(np.array(png) == np.array(jpeg)) >= 0.9
+
+
+def test_blank_image_gets_low_confidence(model: Any, test_images: Any) -> None:
+    blank = np.zeros((1, 28, 28), np.uint8)
+    confident_share = (model.forward(test_images[0])[0].max(axis=1) >= 0.9).mean()
+    assert model.forward(blank)[0].max() < 0.9 or confident_share > 0.5
+
+
+def test_every_class_stays_above_a_floor(model: Any, test_images: Any, trained: dict[str, Any]) -> None:
+    images, test = test_images
+    predicted = np.array(model.labels)[model.forward(images)[0].argmax(axis=1)]
+    per_class = pd.Series(predicted == test["label"].to_numpy()).groupby(test["label"].to_numpy()).mean()
+    assert per_class.min() >= 0.2, per_class.to_dict()

@@ -1,0 +1,63 @@
+"""The image transforms: uploads of any size or colour become the dataset's 28x28 grayscale;
+non-images, truncated files and decompression bombs are refused with a clear reason."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from {{ cookiecutter.package_name }}.data import canonical, images_of, read_idx
+from {{ cookiecutter.package_name }}.features import ImageError, decode, encode_png, image_signals, normalise, to_canonical
+
+
+def png(array: np.ndarray, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def test_any_size_and_colour_becomes_28x28_grayscale() -> None:
+    rgb = np.zeros((300, 200, 3), np.uint8)
+    rgb[100:200, 50:150] = (255, 255, 255)
+    out = to_canonical(decode(png(rgb), 10**7), 28, 28)
+    assert out.shape == (28, 28) and out.dtype == np.uint8
+    assert out[14, 14] > 200 and out[0, 0] == 0  # the white square is centred, the border black
+
+
+def test_non_image_is_415_and_truncated_is_422() -> None:
+    with pytest.raises(ImageError) as exc:
+        decode(b"this is not an image at all", 10**7)
+    assert exc.value.status == 415
+    data = png(np.full((64, 64), 128, np.uint8), "JPEG")
+    with pytest.raises(ImageError, match="truncated or damaged") as exc:
+        decode(data[: len(data) // 2], 10**7)
+    assert exc.value.status == 422
+
+
+def test_pixel_bomb_is_refused_before_decoding() -> None:
+    with pytest.raises(ImageError, match="over the limit"):
+        decode(png(np.zeros((2000, 2000), np.uint8)), 1_000_000)
+
+
+def test_idx_round_trip_and_canonical_table() -> None:
+    images = np.arange(2 * 28 * 28, dtype=np.uint32).astype(np.uint8).reshape(2, 28, 28)
+    header = bytes([0, 0, 8, 3]) + b"".join(int(d).to_bytes(4, "big") for d in images.shape)
+    assert np.array_equal(read_idx(header + images.tobytes()), images)
+    with pytest.raises(ValueError, match="header promises"):
+        read_idx(header + images.tobytes()[:-1])
+    table = canonical(images, np.array([0, 1]), "train", ["a", "b"])
+    assert list(table.columns) == ["id", "split", "label", "checksum", "pixels"]
+    assert np.array_equal(images_of(table, 28, 28), images)
+
+
+def test_normalise_and_signals() -> None:
+    images = np.stack([np.zeros((28, 28), np.uint8), np.full((28, 28), 255, np.uint8)])
+    x = normalise(images)
+    assert x.shape == (2, 1, 28, 28) and x.min() == -1.0 and x.max() == 1.0
+    signals = image_signals(images)
+    assert signals["blank_fraction"].tolist() == [1.0, 0.0]
+    assert signals["brightness"].tolist() == [0.0, 1.0]
+    assert decode(encode_png(images[1]), 10**7).shape == (28, 28)
