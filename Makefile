@@ -57,7 +57,7 @@ test-projects: venv ## Each project's own make test
 	@for p in $(PROJECTS); do echo "[test] $$p"; $(MAKE) --no-print-directory -C $$p test; done
 
 data: venv ## Fetch and validate each project's data (DVC stages ingest, validate)
-	@for p in $(PROJECTS); do echo "[data] $$p"; (cd $$p && dvc repro -q validate); done
+	@for p in $(PROJECTS); do echo "[data] $$p"; (cd $$p && dvc repro -q validate && $(PY) -m mlcore.data.acquire pretrained); done
 
 ui: venv ## MLflow UI over every project's runs and models, on http://127.0.0.1:5000
 	@$(PY) -m mlcore.ui --root $(CURDIR)

@@ -7,9 +7,12 @@ with the same project served by an earlier commit of the suite (``--before <git 
       (the virtualenv must also hold what that commit imports, e.g. prometheus-fastapi-instrumentator for ace6b4f)
     python benchmarks/serve.py customer-segmentation --items transaction_items
     python benchmarks/serve.py image-classifier --workers 1 --naive-torch
+    python benchmarks/serve.py sentiment-analyzer --workers 1 --naive-torch
 
 ``--naive-torch`` (networks): also serve the same model the naive way, side by side: a FastAPI
-endpoint running the torch network eagerly, one image per forward pass, no micro-batching.
+endpoint running the torch network eagerly, one item per forward pass, no batching (images:
+decode + forward; texts: transformers' tokenizer + forward + softmax per request, what a
+transformers ``pipeline`` does per call, without its own overhead).
 
 The server runs as `make serve` runs it (prediction log on). Request bodies cycle through rows
 of the project's test split (``schemas.request_items``), or through what the project's
@@ -104,6 +107,41 @@ def predict(item: Item) -> dict:
 """
 
 
+NAIVE_TEXT_APP = """
+import json
+
+import torch
+from fastapi import FastAPI
+from mlcore.lifecycle.artifacts import extra_path, logged_metadata
+from mlcore.lifecycle.flavors import load_native
+from transformers import PreTrainedTokenizerFast
+from {package}.schemas import TOKENIZER_FILE, Item
+
+torch.set_num_threads({threads})
+net = load_native("{model_dir}")
+meta = logged_metadata("{model_dir}")
+tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(extra_path("{model_dir}", TOKENIZER_FILE + ".json")))
+tokenizer.pad_token = "[PAD]"
+app = FastAPI()
+
+
+@app.get("/ready")
+def ready() -> dict:
+    return {{"status": "ready"}}
+
+
+@app.post("/predict")
+def predict(item: Item) -> dict:
+    enc = tokenizer(item.text, truncation=True, max_length=meta["max_length"], return_tensors="pt")
+    with torch.no_grad():
+        logits, _ = net(enc["input_ids"], enc["attention_mask"])
+    p = torch.softmax(logits, 1)[0]
+    best = int(p.argmax())
+    return {{"label": meta["labels"][best], "probability": round(float(p[best]), 6)}}
+"""
+NAIVE_APPS = {"image_classification": NAIVE_TORCH_APP, "text_transformer_classification": NAIVE_TEXT_APP}
+
+
 def lua_script(bodies: list[str]) -> str:
     quoted = ",\n".join(json.dumps(b) for b in bodies)
     return f"""
@@ -147,6 +185,10 @@ def request_bodies(project: Path, items: str | None) -> list[str]:
 
 def package_of(project: Path) -> str:
     return json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]["package_name"]
+
+
+def task_type_of(project: Path) -> str:
+    return json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]["task_type"]
 
 
 def load(
@@ -209,7 +251,7 @@ def bench(
             port = free_port()
             model_dir = project / "models" / "champion"
             (Path(tmp) / "naive_app.py").write_text(
-                NAIVE_TORCH_APP.format(package=package, model_dir=model_dir, threads=2)
+                NAIVE_APPS[task_type_of(project)].format(package=package, model_dir=model_dir, threads=2)
             )
             cmd = [sys.executable, "-m", "uvicorn", "naive_app:app", "--workers", str(workers)]
             cmd += ["--log-level", "warning", "--no-access-log", "--host", "127.0.0.1", "--port", str(port)]

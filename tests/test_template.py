@@ -103,6 +103,25 @@ PER_TASK = {
         "tests/model/test_page.py",
         "tests/model/test_ddp.py",
     },
+    "text_transformer_classification": {
+        "configs/data/vader_movies.yaml",
+        "configs/data/rotten_tomatoes.yaml",
+        "configs/data/sentence_polarity_online.yaml",
+        "configs/model/transformer.yaml",
+        "configs/model/transformer_frozen.yaml",
+        "configs/model/tfidf.yaml",
+        "configs/trainer/default.yaml",
+        "configs/trainer/gpu.yaml",
+        "configs/experiment/gpu.yaml",
+        "configs/task/default.yaml",
+        "data/sample/movie-snippets.csv",
+        "data/sample/domains.csv",
+        "src/{package}/pipeline/baselines.py",
+        "src/{package}/pipeline/domains.py",
+        "tests/model/test_ddp.py",
+        "tests/model/test_text_api.py",
+        "tests/model/test_export.py",
+    },
 }
 LEFTOVER = re.compile(r"\{\{|\{%|%\}|cookiecutter\.|<!-- variant:")
 

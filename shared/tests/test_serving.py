@@ -146,6 +146,37 @@ def test_prediction_log_gets_every_item(tmp_path: Path) -> None:
     assert window["output"].tolist() == [{"y": 2.0}, {"y": 4.0}]
 
 
+class Signals(Scaler):
+    """A predictor that logs a signal of each item instead of the item."""
+
+    def log_inputs(self, items: Sequence[Item]) -> list[dict[str, Any]]:
+        return [{"x_squared": item.x**2} for item in items]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(False, [{"x_squared": 9.0}]), (True, [{"x": 3.0, "x_squared": 9.0}])])
+def test_prediction_log_keeps_signals_and_the_item_only_when_asked(
+    tmp_path: Path, raw: bool, expected: list[dict[str, float]]
+) -> None:
+    export(tmp_path / "export", "1", 2.0)
+    spec = ServingSpec(
+        model_name="demo",
+        item_schema=Item,
+        answer_schema=Answer,
+        load=lambda path: Signals(float((path / "factor.txt").read_text())),
+        export_dir=tmp_path / "export",
+        cache_dir=tmp_path / "cache",
+        prefer_registry=False,
+        prediction_log=tmp_path / "log.db",
+        log_raw_inputs=raw,
+    )
+    with TestClient(create_app(spec)) as c:
+        assert c.post("/predict", json={"x": 3}).status_code == 200
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and len(read_window(tmp_path / "log.db")) < 1:
+        time.sleep(0.1)
+    assert read_window(tmp_path / "log.db")["input"].tolist() == expected
+
+
 class Picky(Scaler):
     """Refuses x == 13 after validation, as a predictor does for input the schema cannot express."""
 

@@ -111,3 +111,55 @@ def test_torchrun_two_cpu_processes_agree(tmp_path: Path) -> None:
     ranks = [json.loads((tmp_path / f"rank{k}.json").read_text()) for k in (0, 1)]
     assert ranks[0]["digest"] == ranks[1]["digest"]
     assert len(ranks[0]["history"]) == 3
+
+
+def test_length_buckets_group_similar_lengths_and_repeat_per_epoch() -> None:
+    from mlcore.training.batching import LengthBuckets
+
+    rng = __import__("random").Random(0)
+    lengths = [rng.randint(1, 100) for _ in range(1000)]
+    buckets = LengthBuckets(lengths, batch_size=10, seed=3, pool=10)
+    epoch0 = list(buckets)
+    assert sorted(i for batch in epoch0 for i in batch) == list(range(1000))  # every item once
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in epoch0) / len(epoch0)
+    assert spread < 15, f"batches mix lengths (mean spread {spread:.1f} of 100)"
+    assert list(buckets) == epoch0  # same epoch, same batches (a resumed run sees them again)
+    buckets.set_epoch(1)
+    assert list(buckets) != epoch0
+    ranks = [list(LengthBuckets(lengths, 10, seed=3, rank=r, world=2)) for r in (0, 1)]
+    assert len(ranks[0]) == len(ranks[1]) == 50 and not {i for b in ranks[0] for i in b} & {
+        i for b in ranks[1] for i in b
+    }
+    ordered = list(LengthBuckets(lengths, 10, shuffle=False))
+    flat = [lengths[i] for batch in ordered for i in batch]
+    assert flat == sorted(lengths)
+
+
+def test_fit_batches_sequences_by_length_with_their_collate(tmp_path: Path) -> None:
+    class Sequences(torch.utils.data.Dataset):
+        def __init__(self, n: int) -> None:
+            g = torch.Generator().manual_seed(0)
+            self.lengths = torch.randint(1, 30, (n,), generator=g).tolist()
+            self.targets = [int(length > 15) for length in self.lengths]
+            self.widths: list[int] = []
+
+        def __len__(self) -> int:
+            return len(self.lengths)
+
+        def __getitem__(self, i: int) -> tuple[int, int]:
+            return self.lengths[i], self.targets[i]
+
+        def collate(self, rows: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+            width = max(r[0] for r in rows)
+            self.widths.append(width)
+            x = torch.zeros(len(rows), width)
+            for j, (length, _) in enumerate(rows):
+                x[j, :length] = 1.0
+            return x.sum(1, keepdim=True) / 30, torch.tensor([r[1] for r in rows])
+
+    train, val = Sequences(400), Sequences(100)
+    settings = TrainerSettings(max_epochs=2, batch_size=20, device="cpu", progress=False, patience=None)
+    model = torch.nn.Sequential(torch.nn.Linear(1, 2))
+    result = fit(model, train, val, settings, optimizer=partial(torch.optim.Adam, lr=0.1))
+    assert len(result.history) == 2
+    assert len(train.widths) == 2 * 20 and val.widths  # batches came from the dataset's collate

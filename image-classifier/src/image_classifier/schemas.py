@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from mlcore.lifecycle import artifacts
 from mlcore.lifecycle.flavors import onnx_path
+from mlcore.monitoring.embedding import PROJECTION_FILE, project
 from mlcore.serving.onnx import OnnxModel
 from mlcore.serving.predictor import InputError
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from .features import ImageError, decode, image_signals, normalise, softmax, to_canonical, top_k
 
 MAX_PIXELS = 25_000_000  # larger images are refused before decoding (decompression bombs)
-EMBEDDING_DIMS = "embedding_projection"  # extra file: the reference's projection of the embeddings
+EMBEDDING_DIMS = PROJECTION_FILE  # extra file: the reference's projection of the embeddings
 
 # A 28x28 PNG of a dark square (a valid, tiny example for the docs).
 _EXAMPLE = (
@@ -115,19 +116,13 @@ class Predictor:
             answers.append({"label": top[0]["label"], "probability": top[0]["probability"], "top": top})
         return answers
 
-    def project(self, embeddings: np.ndarray) -> np.ndarray:
-        if self.projection is None:
-            return np.zeros((len(embeddings), 0), np.float32)
-        mean, components = np.asarray(self.projection["mean"]), np.asarray(self.projection["components"])
-        return (embeddings - mean) @ components.T
-
     def signals(self, images: np.ndarray, probabilities: np.ndarray, embeddings: np.ndarray) -> pd.DataFrame:
         """What drift compares: image signals, the predicted class, its confidence and the
         embedding's projection (never the image). The log also keeps each upload's own size."""
         frame = image_signals(images)
         frame["predicted"] = [self.labels[j] for j in probabilities.argmax(axis=1)]
         frame["confidence"] = probabilities.max(axis=1)
-        for k, column in enumerate(self.project(embeddings).T):
+        for k, column in enumerate(project(embeddings, self.projection).T):
             frame[f"embedding_{k}"] = column
         return frame
 

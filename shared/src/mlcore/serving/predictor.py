@@ -53,12 +53,16 @@ def execution_of(predictor: Any) -> str:
     return mode
 
 
-def log_inputs(predictor: Any, items: Sequence[Any]) -> list[dict[str, Any]]:
-    """What the prediction log keeps of ``items``: the predictor's choice, else each item as JSON."""
+def log_inputs(predictor: Any, items: Sequence[Any], raw: bool = False) -> list[dict[str, Any]]:
+    """What the prediction log keeps of ``items``: the predictor's choice (plus each item as sent
+    when ``raw``), else each item as JSON."""
     choose = getattr(predictor, "log_inputs", None)
-    if choose is not None:
+    if choose is not None and not raw:
         return list(choose(items))
-    return [item.model_dump(mode="json") if hasattr(item, "model_dump") else dict(item) for item in items]
+    sent = [item.model_dump(mode="json") if hasattr(item, "model_dump") else dict(item) for item in items]
+    if choose is None:
+        return sent
+    return [{**item, **row} for item, row in zip(sent, choose(items), strict=True)]
 
 
 @dataclass

@@ -63,6 +63,7 @@ def export_onnx(model: TorchModel, path: str | Path) -> Path:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="Exporting aten::index operator")  # masks in attention
         torch.onnx.export(
             _Outputs(module, model.outputs),
             inputs,

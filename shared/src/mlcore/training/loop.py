@@ -9,7 +9,8 @@ fingerprint only). Lightning would add its own checkpoint, logger and callback c
 dependency tied to torch releases) for the same few features; Accelerate gives device placement
 and DDP but neither early stopping nor resume policy.
 
-Batches are ``(inputs, targets)``: ``inputs`` a tensor (``model(inputs)``) or a dict of tensors
+A dataset with ``lengths`` and ``collate`` (token sequences) is batched by similar length
+(``mlcore.training.batching``). Batches are ``(inputs, targets)``: ``inputs`` a tensor (``model(inputs)``) or a dict of tensors
 (``model(**inputs)``); the model returns logits, a tuple whose first item is the logits, or an
 object with ``.logits``.
 Repeatability: each epoch re-seeds torch with ``seed + epoch`` and shuffles with a generator of
@@ -32,6 +33,7 @@ from torch.utils.data import DataLoader, Dataset
 from mlcore.foundation.progress import say
 from mlcore.training import device as devices
 from mlcore.training import distributed
+from mlcore.training.batching import LengthBuckets, is_bucketed
 
 CHECKPOINT = "last.pt"
 
@@ -191,6 +193,16 @@ class _State:
 
 
 def _loader(data: Dataset[Any], batch_size: int, *, shuffle: bool, seed: int) -> DataLoader[Any]:
+    if is_bucketed(data):  # sequences: batches of similar length (mlcore.training.batching)
+        buckets = LengthBuckets(
+            data.lengths,  # type: ignore[attr-defined]
+            batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            rank=distributed.rank() if shuffle else 0,  # every rank evaluates on all of validation
+            world=distributed.world_size() if shuffle else 1,
+        )
+        return DataLoader(data, batch_sampler=buckets, collate_fn=data.collate)  # type: ignore[attr-defined]
     sampler = None
     if shuffle and distributed.is_distributed():
         from torch.utils.data.distributed import DistributedSampler
@@ -208,8 +220,9 @@ def _loader(data: Dataset[Any], batch_size: int, *, shuffle: bool, seed: int) ->
 
 
 def _set_epoch(loader: DataLoader[Any], epoch: int, seed: int) -> None:
-    if hasattr(loader.sampler, "set_epoch"):
-        loader.sampler.set_epoch(epoch)
+    for sampler in (loader.sampler, loader.batch_sampler):
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
     if loader.generator is not None:
         loader.generator.manual_seed(seed + epoch)
 

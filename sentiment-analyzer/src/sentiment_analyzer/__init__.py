@@ -1,0 +1,8 @@
+"""Sentiment Analyzer: Sentiment of short reviews: a fine-tuned MiniLM transformer, served fast on CPU with ONNX Runtime and dynamic batching, watched for domain drift."""
+
+import os
+from pathlib import Path
+
+# ML_PROJECT_ROOT points the package at another copy of the project (tests use a temporary one).
+PROJECT_ROOT = Path(os.environ.get("ML_PROJECT_ROOT") or Path(__file__).resolve().parents[2]).resolve()
+CONFIG_DIR = PROJECT_ROOT / "configs"

@@ -1,0 +1,63 @@
+"""The model API: mlcore's app factory with this project's schema and predictor.
+
+`make serve` runs ``python -m sentiment_analyzer.api [overrides]``; uvicorn can also
+serve the factory directly: ``uvicorn sentiment_analyzer.api:app_from_params --factory``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fastapi import FastAPI
+from mlcore.foundation.config import hydra_entry, load_params
+from mlcore.lifecycle import tracking
+from mlcore.serving.app import ServingSpec, create_app, run, run_workers, worker_config_path
+from omegaconf import DictConfig
+
+from . import CONFIG_DIR, PROJECT_ROOT, schemas
+from .schemas import ENDPOINTS, Answer, Item, load_predictor
+
+
+def build_app(cfg: DictConfig, root: Path = PROJECT_ROOT) -> FastAPI:
+    serve = cfg.serve
+    return create_app(
+        ServingSpec.from_config(
+            serve,
+            root,
+            # The champion is fetched by a child process: this one never imports MLflow. Without
+            # prefer_registry the server needs no tracking store at all.
+            tracking_uri=tracking.tracking_uri(root) if serve.prefer_registry else None,
+            cache_dir=root / serve.cache_dir / str(os.getpid()),
+            drift_report=root / cfg.monitor.report_json,
+            model_name=cfg.project.model_name,
+            item_schema=Item,
+            answer_schema=Answer,
+            load=load_predictor,
+            export_dir=root / cfg.paths.export,
+            title="Sentiment Analyzer",
+            extra_get=ENDPOINTS,
+            # Optional, where the project's schemas define them: file uploads and a web page at /.
+            upload_field=getattr(schemas, "UPLOAD_FIELD", None),
+            page=schemas.page() if hasattr(schemas, "page") else None,
+        )
+    )
+
+
+def app_from_params() -> FastAPI:
+    """Factory for ``uvicorn --factory``: params.yaml, or the resolved config of a multi-worker `make serve`."""
+    return build_app(load_params(worker_config_path(PROJECT_ROOT / "params.yaml")))
+
+
+def serve(cfg: DictConfig) -> None:
+    serve = cfg.serve
+    if serve.workers > 1:
+        run_workers(f"{__name__}:app_from_params", cfg, serve.host, serve.port, serve.workers, serve.log_level)
+        return
+    run(build_app(cfg), host=serve.host, port=serve.port, log_level=serve.log_level)
+
+
+main = hydra_entry(CONFIG_DIR)(serve)
+
+if __name__ == "__main__":
+    main()
