@@ -108,6 +108,7 @@ def server(trained: dict[str, Any]) -> Iterator[str]:
     root: Path = trained["root"]
     port = free_port()
     env = {"ML_PROJECT_ROOT": str(root), "ML_STORE_ROOT": str(root), "PYTHONPATH": str(ROOT / "src")}
-    cmd = [sys.executable, "-m", "housing_price.api", f"serve.port={port}", "serve.host=127.0.0.1"]
+    api = "housing_price.api"
+    cmd = [sys.executable, "-m", api, f"serve.port={port}", "serve.host=127.0.0.1"]
     with running_server(cmd, port, cwd=root, env=env) as (base, _):
         yield base

@@ -93,7 +93,8 @@ def test_two_workers_serve_with_the_overrides_given(trained: dict[str, Any]) -> 
     root = trained["root"]
     port = free_port()
     env = {"ML_PROJECT_ROOT": str(root), "ML_STORE_ROOT": str(root), "PYTHONPATH": str(ROOT / "src")}
-    cmd = [sys.executable, "-m", "customer_segmentation.api", f"serve.port={port}", "serve.host=127.0.0.1"]
+    api = "customer_segmentation.api"
+    cmd = [sys.executable, "-m", api, f"serve.port={port}", "serve.host=127.0.0.1"]
     cmd += ["serve.workers=2", "serve.max_batch=1", "serve.prediction_log=null"]
     with running_server(cmd, port, cwd=root, env=env) as (base, _), httpx.Client() as client:
         pairs = [client.post(f"{base}/predict", json={"items": [EXAMPLE, EXAMPLE]}) for _ in range(12)]

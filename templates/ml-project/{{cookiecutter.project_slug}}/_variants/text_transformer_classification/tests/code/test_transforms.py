@@ -9,8 +9,9 @@ import pytest
 from mlcore.data.acquire import pretrained
 from mlcore.foundation.config import compose
 
+from {{ cookiecutter.package_name }} import features
 from {{ cookiecutter.package_name }}.data import parse_rt_csv, parse_vader_tsv
-from {{ cookiecutter.package_name }}.features import TextEncoder, check_text, forward_batches, length_buckets, pad, text_signals
+from {{ cookiecutter.package_name }}.features import TextEncoder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,15 +52,15 @@ def test_unknown_and_heavily_split_shares(encoder: TextEncoder) -> None:
     encoded = encoder.encode(["a fine film", "🦄🦄 xqzvbnmkp", "a fine film 🦄"])
     assert encoded.unknown_share[0] == 0 and encoded.unknown_share[1] > 0
     assert encoded.split_share[0] == 0 and encoded.split_share[1] > 0
-    frame = text_signals(["a fine film", "🦄🦄 xqzvbnmkp", "a fine film 🦄"], encoded)
+    frame = features.text_signals(["a fine film", "🦄🦄 xqzvbnmkp", "a fine film 🦄"], encoded)
     assert list(frame.columns) == ["chars", "tokens", "unknown_share", "split_share", "truncated"]
     assert frame["chars"].tolist() == [11, 12, 13]
 
 
 def test_padding_and_length_groups_keep_the_order() -> None:
-    ids, mask = pad([[1, 2, 3], [4]], pad_id=0)
+    ids, mask = features.pad([[1, 2, 3], [4]], pad_id=0)
     assert ids.tolist() == [[1, 2, 3], [4, 0, 0]] and mask.tolist() == [[1, 1, 1], [1, 0, 0]]
-    groups = length_buckets([5, 1, 3, 2], max_items=2)
+    groups = features.length_buckets([5, 1, 3, 2], max_items=2)
     assert [g.tolist() for g in groups] == [[1, 3], [2, 0]]
     widths = []
 
@@ -68,7 +69,7 @@ def test_padding_and_length_groups_keep_the_order() -> None:
         return np.stack([batch.sum(1), -batch.sum(1)], 1).astype(float), attention[:, :1].astype(float)
 
     sequences = [[1] * 5, [2], [3] * 3, [4] * 2]
-    logits, _ = forward_batches(run, sequences, pad_id=0, max_items=2)
+    logits, _ = features.forward_batches(run, sequences, pad_id=0, max_items=2)
     assert logits[:, 0].tolist() == [5, 2, 9, 8]  # answers in the callers' order
     assert sorted(widths) == [2, 5]  # each group padded to its own longest, not to 5
 
@@ -76,5 +77,5 @@ def test_padding_and_length_groups_keep_the_order() -> None:
 @pytest.mark.parametrize(("text", "why"), [("", "empty"), ("  \n\t", "empty"), ("bad \ud800 surrogate", "UTF-8")])
 def test_unusable_texts_are_refused(text: str, why: str) -> None:
     with pytest.raises(ValueError, match=why):
-        check_text(text)
-    assert check_text("  fine  ") == "  fine  "
+        features.check_text(text)
+    assert features.check_text("  fine  ") == "  fine  "

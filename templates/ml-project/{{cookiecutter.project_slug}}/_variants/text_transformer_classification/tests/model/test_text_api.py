@@ -83,7 +83,8 @@ def test_the_log_keeps_signals_not_the_text_unless_asked(trained: dict[str, Any]
     for raw in (False, True):
         log = tmp_path / f"log-{raw}.db"
         port = free_port()
-        cmd = [sys.executable, "-m", "{{ cookiecutter.package_name }}.api", f"serve.port={port}", "serve.host=127.0.0.1"]
+        api = "{{ cookiecutter.package_name }}.api"
+        cmd = [sys.executable, "-m", api, f"serve.port={port}", "serve.host=127.0.0.1"]
         cmd += [f"serve.prediction_log={log}", f"serve.log_raw_inputs={str(raw).lower()}"]
         env = {
             "ML_PROJECT_ROOT": str(root),
