@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -29,3 +31,32 @@ def test_full_queue_drops_instead_of_blocking(tmp_path: Path) -> None:
 def test_missing_log_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="serve some traffic"):
         read_window(tmp_path / "none.db")
+
+
+def test_a_locked_database_delays_rows_but_loses_none(tmp_path: Path) -> None:
+    """Another process holding the write lock makes writes fail; the writer retries with the rows kept."""
+    path = tmp_path / "p.db"
+    log = PredictionLog(path, flush_interval=0.05, busy_timeout=0.05)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    log.record("1", [{"i": i} for i in range(100)], [{"y": i} for i in range(100)])
+    deadline = time.monotonic() + 5
+    while log.write_errors == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert log.write_errors > 0 and log.written == 0 and log._thread.is_alive()
+    blocker.execute("COMMIT")
+    blocker.close()
+    while log.written < 100 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log.close()
+    assert [row["i"] for row in read_window(path)["input"]] == list(range(100))
+
+
+def test_rows_are_committed_within_the_flush_interval_while_the_server_runs(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "p.db", flush_interval=0.1)
+    log.record("1", [{"i": 1}], [{"y": 2}])
+    deadline = time.monotonic() + 2
+    while log.written == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert log.written == 1 and len(read_window(tmp_path / "p.db")) == 1  # visible before close
+    log.close()

@@ -9,58 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from demo_api import Answer, Item, Scaler, export, make_spec
 from fastapi.testclient import TestClient
-from mlcore.lifecycle.artifacts import SERVING_METADATA
 from mlcore.serving.app import ServingSpec, create_app
 from mlcore.serving.predlog import read_window
-from pydantic import BaseModel, ConfigDict, Field
-
-
-class Item(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    x: float = Field(ge=0, le=100)
-
-
-class Answer(BaseModel):
-    y: float
-
-
-class Scaler:
-    def __init__(self, factor: float) -> None:
-        self.factor = factor
-
-    def predict(self, items: Sequence[Item]) -> list[dict[str, Any]]:
-        return [{"y": item.x * self.factor} for item in items]
-
-
-def load(path: Path) -> Scaler:
-    return Scaler(float((path / "factor.txt").read_text()))
-
-
-def export(path: Path, version: str, factor: float) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "factor.txt").write_text(str(factor))
-    (path / SERVING_METADATA).write_text(
-        json.dumps({"version": version, "run_id": "r" + version, "metrics": {"m": 1.0}})
-    )
 
 
 def make_client(tmp_path: Path, **kw: Any) -> TestClient:
-    spec = ServingSpec(
-        model_name="demo",
-        item_schema=Item,
-        answer_schema=Answer,
-        load=load,
-        export_dir=tmp_path / "export",
-        cache_dir=tmp_path / "cache",
-        prediction_log=tmp_path / "log.db",
-        drift_report=tmp_path / "drift.json",
-        prefer_registry=False,
-        max_batch=4,
-        max_body_bytes=2000,
-        **kw,
-    )
-    return TestClient(create_app(spec), raise_server_exceptions=False)
+    return TestClient(create_app(make_spec(tmp_path, **kw)), raise_server_exceptions=False)
 
 
 @pytest.fixture

@@ -310,6 +310,11 @@ def create_app(spec: ServingSpec) -> FastAPI:
     )
     drift_flag = Gauge("drift_detected", "1 when the latest monitor run crossed a threshold", registry=metrics)
     log_dropped = Gauge("prediction_log_dropped_total", "Prediction-log rows dropped under overload", registry=metrics)
+    log_written = Gauge("prediction_log_written_total", "Prediction-log rows committed", registry=metrics)
+    log_queued = Gauge(
+        "prediction_log_queue_rows", "Rows answered, not yet committed to the prediction log", registry=metrics
+    )
+    log_errors = Gauge("prediction_log_write_errors_total", "Failed (retried) prediction-log writes", registry=metrics)
     batch_calls = Gauge(
         "predict_batches_total", "Combined predict calls of the micro-batcher (batch predictors)", registry=metrics
     )
@@ -495,6 +500,9 @@ def create_app(spec: ServingSpec) -> FastAPI:
         _refresh_drift()
         if state.predlog is not None:
             log_dropped.set(state.predlog.dropped)
+            log_written.set(state.predlog.written)
+            log_queued.set(state.predlog.queued)
+            log_errors.set(state.predlog.write_errors)
         batcher = holder.current.batcher if holder.current is not None else None
         if batcher is not None:
             batch_calls.set(batcher.batches)
