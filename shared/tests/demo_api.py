@@ -15,6 +15,7 @@ from typing import Any
 
 from mlcore.lifecycle.artifacts import SERVING_METADATA
 from mlcore.serving.app import ServingSpec, create_app, run
+from mlcore.serving.protocol import ClientLimits
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -67,6 +68,8 @@ def make_spec(root: Path, **kw: Any) -> ServingSpec:
 def main(argv: list[str]) -> None:
     root, port, *fields = argv
     overrides = {key: json.loads(value) for key, value in (field.split("=", 1) for field in fields)}
+    if "client_limits" in overrides:
+        overrides["client_limits"] = ClientLimits(**overrides["client_limits"])
     run(create_app(make_spec(Path(root), **overrides)), host="127.0.0.1", port=int(port))
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from mlcore.foundation.paths import project_root
+from mlcore.foundation.redact import mask_credentials
 from mlcore.lifecycle import tracking
 
 
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if not tracking.user_tracking_uri():
         cmd += ["--default-artifact-root", tracking.artifact_root(root).as_uri()]
-    print(f"MLflow UI on http://127.0.0.1:{args.port} (store: {uri})", flush=True)
+    print(f"MLflow UI on http://127.0.0.1:{args.port} (store: {mask_credentials(uri)})", flush=True)
     os.execvpe(cmd[0], cmd, env)
     return 0
 

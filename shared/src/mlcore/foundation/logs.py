@@ -1,4 +1,4 @@
-"""Structured JSON logs (one object a line) for servers and commands."""
+"""Structured JSON logs (one object a line) for servers and commands; credentials in URIs masked."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import logging
 import sys
 import time
 from typing import Any
+
+from mlcore.foundation.redact import mask_credentials
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "color_message"}
 
@@ -22,7 +24,7 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return mask_credentials(json.dumps(entry, default=str))
 
 
 def configure_json_logging(level: str = "INFO") -> None:

@@ -7,6 +7,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from mlcore.foundation.redact import mask_credentials
+
 
 @contextmanager
 def step(stage: str, what: str) -> Iterator[None]:
@@ -21,4 +23,4 @@ def step(stage: str, what: str) -> Iterator[None]:
 
 
 def say(stage: str, message: str) -> None:
-    print(f"[{stage}] {message}", file=sys.stderr, flush=True)
+    print(f"[{stage}] {mask_credentials(message)}", file=sys.stderr, flush=True)

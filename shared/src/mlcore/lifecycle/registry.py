@@ -2,7 +2,11 @@
 
 A serving worker never imports MLflow (it would hold ~120 MiB for a one-off download): ``resolve``
 runs the download in a child process, ``python -m mlcore.lifecycle.registry <name> <dest>``,
-which prints the champion's metadata as JSON.
+which prints the champion's metadata as JSON. The child gets ``timeout`` seconds and MLflow's HTTP
+retries are off in it, so an unreachable tracking server costs seconds, not minutes of retries.
+
+Errors come in two wordings: ``str(exc)`` of ``ModelUnavailable`` is for clients (what is
+missing and what to do, no paths, no credentials); ``exc.detail`` is for the server log.
 """
 
 from __future__ import annotations
@@ -19,10 +23,24 @@ from pathlib import Path
 from typing import Any
 
 from mlcore.foundation.io import read_json, write_json
+from mlcore.foundation.redact import mask_credentials
 from mlcore.lifecycle.artifacts import serving_metadata_path
 from mlcore.lifecycle.promotion import CHAMPION
 
 log = logging.getLogger(__name__)
+REGISTRY_TIMEOUT_S = 20.0
+
+
+class ModelUnavailable(RuntimeError):
+    """No model to serve from this source: the message is for clients, ``detail`` for the log."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = mask_credentials(detail or message)
+
+
+class RegistryUnavailable(ModelUnavailable):
+    """The registry did not give a champion: unreachable, too slow, or no ``@champion`` alias."""
 
 
 @dataclass
@@ -78,17 +96,34 @@ def download_champion(model_name: str, dest: str | Path) -> ResolvedModel:
     return ResolvedModel(dest, meta)
 
 
-def fetch_champion(model_name: str, dest: str | Path, tracking_uri: str | None = None) -> ResolvedModel:
-    """``download_champion`` in a child process (the caller stays free of MLflow)."""
+def fetch_champion(
+    model_name: str, dest: str | Path, tracking_uri: str | None = None, timeout: float = REGISTRY_TIMEOUT_S
+) -> ResolvedModel:
+    """``download_champion`` in a child process (the caller stays free of MLflow), given ``timeout`` s."""
     env = dict(os.environ)
     if tracking_uri:
         env |= {"MLFLOW_TRACKING_URI": tracking_uri, "MLFLOW_REGISTRY_URI": tracking_uri}
-    done = subprocess.run(  # noqa: S603 - our own module, fixed arguments
-        [sys.executable, "-m", __name__, model_name, str(dest)], capture_output=True, text=True, env=env, check=False
-    )
+    env.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail fast; the server retries in the background
+    env.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(int(timeout / 2), 1)))
+    try:
+        done = subprocess.run(  # noqa: S603 - our own module, fixed arguments
+            [sys.executable, "-m", __name__, model_name, str(dest)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise RegistryUnavailable(
+            f"the model registry did not answer within {timeout:.0f} s", f"registry fetch timed out after {timeout} s"
+        ) from exc
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines()
-        raise RuntimeError(lines[-1] if lines else f"registry fetch exited with {done.returncode}")
+        detail = lines[-1] if lines else f"registry fetch exited with {done.returncode}"
+        if "RESOURCE_DOES_NOT_EXIST" in detail or "not found" in detail.lower():
+            raise RegistryUnavailable(f"the model registry has no {model_name}@{CHAMPION}", detail)
+        raise RegistryUnavailable("the model registry is unreachable", detail)
     return ResolvedModel(Path(dest), json.loads(done.stdout.strip().splitlines()[-1]))
 
 
@@ -96,7 +131,10 @@ def load_export(export_dir: str | Path) -> ResolvedModel:
     export_dir = Path(export_dir)
     meta_file = serving_metadata_path(export_dir)
     if not meta_file.exists():
-        raise FileNotFoundError(f"no exported model at {export_dir}: run `make train` to train and promote one")
+        raise ModelUnavailable(
+            "no exported model: run `make train` to train and promote one",
+            f"no exported model at {export_dir}: run `make train` to train and promote one",
+        )
     return ResolvedModel(export_dir, read_json(meta_file))
 
 
@@ -106,17 +144,35 @@ def resolve(
     cache_dir: str | Path,
     prefer_registry: bool = True,
     tracking_uri: str | None = None,
+    timeout: float = REGISTRY_TIMEOUT_S,
 ) -> ResolvedModel:
-    """The registry's champion (fetched by a child process) when reachable, else the local export."""
-    if prefer_registry:
+    """The registry's champion (fetched by a child process) when reachable, else the local export
+    (its metadata then says why: ``registry``)."""
+    if not prefer_registry:
+        return _served_from(load_export(export_dir), EXPORT)
+    try:
+        return _served_from(fetch_champion(model_name, cache_dir, tracking_uri, timeout), REGISTRY)
+    except RegistryUnavailable as exc:
+        log.warning(
+            "registry unavailable, using local export",
+            extra={"reason": exc.detail[:300], "export_dir": str(export_dir)},
+        )
         try:
-            return fetch_champion(model_name, cache_dir, tracking_uri)
-        except Exception as exc:  # noqa: BLE001 - any registry failure falls back to the export
-            log.warning(
-                "registry unavailable, using local export",
-                extra={"reason": str(exc)[:300], "export_dir": str(export_dir)},
-            )
-    return load_export(export_dir)
+            resolved = load_export(export_dir)
+        except ModelUnavailable as missing:
+            raise ModelUnavailable(
+                f"no model to serve: {exc}, and there is no local export (run `make train`)",
+                f"{exc.detail}; {missing.detail}",
+            ) from exc
+        return _served_from(resolved, EXPORT, registry=str(exc))
+
+
+REGISTRY, EXPORT = "registry", "local export"
+
+
+def _served_from(resolved: ResolvedModel, source: str, **extra: str) -> ResolvedModel:
+    resolved.metadata = {**resolved.metadata, "served_from": source, **extra}
+    return resolved
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         resolved = download_champion(args[0], args[1])
     except Exception as exc:  # noqa: BLE001 - one line for the parent process
-        print(f"{type(exc).__name__}: {str(exc)[:500]}".replace("\n", " "), file=sys.stderr)
+        print(mask_credentials(f"{type(exc).__name__}: {str(exc)[:500]}".replace("\n", " ")), file=sys.stderr)
         return 1
     print(json.dumps(resolved.metadata))
     return 0

@@ -39,11 +39,14 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 from pydantic.json_schema import models_json_schema
+from starlette.requests import ClientDisconnect
 
 from mlcore import fastpath
+from mlcore.foundation.redact import mask_credentials
 from mlcore.lifecycle import registry
 from mlcore.serving.predictor import InputError, MicroBatcher, Predictor, execution_of, log_inputs
 from mlcore.serving.predlog import PredictionLog
+from mlcore.serving.protocol import ClientLimits
 
 log = logging.getLogger("mlcore.serving.app")
 __all__ = ["InputError", "Loaded", "ModelHolder", "Predictor", "ServingSpec", "ServingState", "create_app", "run"]
@@ -64,6 +67,12 @@ class ServingSpec:
     max_body_bytes: int = 1_000_000
     prefer_registry: bool = True
     tracking_uri: str | None = None  # the registry's store (None: MLflow's own default / environment)
+    # Start-up waits at most registry_timeout_s for the registry, then serves the local export and
+    # asks the registry again every registry_retry_s until it answers.
+    registry_timeout_s: float = 20.0
+    registry_retry_s: float = 30.0
+    # Slow clients get 408 past the header/body deadlines; 503 beyond limit_connections open connections.
+    client_limits: ClientLimits = field(default_factory=ClientLimits)
     admin_token: str | None = None
     host: str = "127.0.0.1"  # off loopback, /admin/reload always needs a token (generated if none is set)
     batch_max_items: int = 64  # micro-batching (predictors with execution = "batch")
@@ -100,6 +109,9 @@ class ServingSpec:
             max_batch=int(serve.get("max_batch", 256)),
             max_body_bytes=int(serve.get("max_body_bytes", 1_000_000)),
             prefer_registry=bool(serve.get("prefer_registry", True)),
+            registry_timeout_s=float(serve.get("registry_timeout_s", 20.0)),
+            registry_retry_s=float(serve.get("registry_retry_s", 30.0)),
+            client_limits=ClientLimits.from_config(serve),
             admin_token=os.environ.get("SERVE_ADMIN_TOKEN") or serve.get("admin_token"),
             host=str(serve.get("host", "127.0.0.1")),
             batch_max_items=int(serve.get("batch_max_items", 64)),
@@ -132,7 +144,8 @@ class Loaded:
 
 
 class ModelHolder:
-    """The served model and why there is none: loaded at start, swapped by reload."""
+    """The served model and why there is none: loaded at start, swapped by reload, and switched to
+    the registry's champion once the registry answers when start-up had to use the local export."""
 
     def __init__(self, spec: ServingSpec, on_install: Callable[[Loaded | None, Loaded], None]) -> None:
         self.spec = spec
@@ -140,12 +153,29 @@ class ModelHolder:
         self.error: str | None = "still loading"
         self.lock = asyncio.Lock()
         self.on_install = on_install
+        self._retry: asyncio.Task[None] | None = None
 
     def load(self) -> Loaded:
         spec = self.spec
         resolved = registry.resolve(
-            spec.model_name, spec.export_dir, spec.cache_dir, spec.prefer_registry, spec.tracking_uri
+            spec.model_name,
+            spec.export_dir,
+            spec.cache_dir,
+            spec.prefer_registry,
+            spec.tracking_uri,
+            spec.registry_timeout_s,
         )
+        return self._build(resolved)
+
+    def load_champion(self) -> Loaded:
+        """The registry's champion only (no fallback): raises ``RegistryUnavailable``."""
+        spec = self.spec
+        resolved = registry.fetch_champion(spec.model_name, spec.cache_dir, spec.tracking_uri, spec.registry_timeout_s)
+        resolved.metadata = {**resolved.metadata, "served_from": registry.REGISTRY}
+        return self._build(resolved)
+
+    def _build(self, resolved: registry.ResolvedModel) -> Loaded:
+        spec = self.spec
         predictor = spec.load(resolved.path)
         status = fastpath.verify(predictor, resolved.path, spec.item_schema)  # parity on the input example
         batcher = None
@@ -164,15 +194,46 @@ class ModelHolder:
         try:
             await self.install(await run_in_threadpool(self.load))
         except Exception as exc:  # noqa: BLE001 - serve 503s rather than die
-            self.error = str(exc)
-            log.error("no model loaded", extra={"reason": str(exc)[:500]})
+            self.error = failure_message(exc)
+            log.error("no model loaded", extra={"reason": failure_detail(exc)})
+        if self.spec.prefer_registry and (self.current is None or self.current.metadata.get("registry")):
+            self._retry = asyncio.create_task(self._retry_registry())
+
+    async def _retry_registry(self) -> None:
+        """Ask the registry again every ``registry_retry_s`` until it gives the champion; serve it."""
+        while True:
+            await asyncio.sleep(self.spec.registry_retry_s)
+            async with self.lock:
+                try:
+                    loaded = await run_in_threadpool(self.load_champion)
+                except Exception as exc:  # noqa: BLE001 - keep serving what we have, try again later
+                    log.warning("registry still unavailable", extra={"reason": failure_detail(exc)})
+                    continue
+                await self.install(loaded)
+                log.info("registry answered: serving its champion", extra={"version": loaded.version})
+                return
 
     async def stop(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
         if self.current is not None and self.current.batcher is not None:
             await self.current.batcher.close()
 
     def unavailable(self) -> str:
         return self.error or "still loading"
+
+
+def failure_message(exc: BaseException) -> str:
+    """Why no model could be loaded, for clients: no paths, no credentials (the log has those)."""
+    if isinstance(exc, registry.ModelUnavailable):
+        return str(exc)
+    return f"the model could not be loaded ({type(exc).__name__}); the server log says why"
+
+
+def failure_detail(exc: BaseException) -> str:
+    if isinstance(exc, registry.ModelUnavailable):
+        return exc.detail[:500]
+    return mask_credentials(f"{type(exc).__name__}: {exc}")[:500]
 
 
 @dataclass
@@ -210,6 +271,10 @@ class Health(BaseModel):
 class Ready(BaseModel):
     status: str = Field(examples=["ready"])
     model_version: str
+    served_from: str = Field(examples=["registry"], description="`registry` (its @champion) or `local export`.")
+    registry: str | None = Field(
+        default=None, description="Why the registry's champion is not served (the server keeps asking)."
+    )
 
 
 class Metadata(BaseModel):
@@ -224,6 +289,10 @@ class Metadata(BaseModel):
     git_commit: str | None = None
     training_data: dict[str, str] = Field(default_factory=dict, description="DVC md5 of each data split.")
     metrics: dict[str, float] = Field(default_factory=dict)
+    served_from: str | None = Field(default=None, description="`registry` (its @champion) or `local export`.")
+    registry: str | None = Field(
+        default=None, description="Why the registry's champion is not served (the server keeps asking)."
+    )
 
 
 class Reloaded(BaseModel):
@@ -421,10 +490,13 @@ def create_app(spec: ServingSpec) -> FastAPI:
             accepted = "application/json" + (" or multipart/form-data" if spec.upload_field else "")
             return _error(415, f"body must be {accepted}, not {media}")
         body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > spec.max_body_bytes:
-                return _error(413, f"body too large: over limit {spec.max_body_bytes} bytes")
+        try:
+            async for chunk in request.stream():
+                body.extend(chunk)
+                if len(body) > spec.max_body_bytes:
+                    return _error(413, f"body too large: over limit {spec.max_body_bytes} bytes")
+        except ClientDisconnect:  # gone, or cut off as too slow (the protocol answered 408)
+            return _error(408, "the client went away before the body was complete")
         if upload:
             parsed = await _uploaded_items(request, bytes(body), spec, item_adapter)
             if isinstance(parsed, Response):
@@ -471,7 +543,10 @@ def create_app(spec: ServingSpec) -> FastAPI:
         loaded = holder.current
         if loaded is None:
             return _error(503, "not ready: " + holder.unavailable())
-        return ORJSONResponse({"status": "ready", "model_version": loaded.version})
+        answer = {"status": "ready", "model_version": loaded.version, "served_from": loaded.metadata.get("served_from")}
+        if loaded.metadata.get("registry"):
+            answer["registry"] = loaded.metadata["registry"]
+        return ORJSONResponse(answer)
 
     @app.get(
         "/metadata",
@@ -483,7 +558,8 @@ def create_app(spec: ServingSpec) -> FastAPI:
         if loaded is None:
             return _error(503, "no model loaded: " + holder.unavailable())
         served = {"fastpath": vars(loaded.fastpath)} if loaded.fastpath is not None else {}
-        return ORJSONResponse({"model_name": spec.model_name, **loaded.metadata, **served})
+        metadata = {"model_name": spec.model_name, **loaded.metadata, **served}
+        return ORJSONResponse(orjson.loads(mask_credentials(orjson.dumps(metadata).decode())))
 
     @app.get(
         "/metrics",
@@ -563,8 +639,8 @@ def create_app(spec: ServingSpec) -> FastAPI:
             try:
                 loaded = await run_in_threadpool(holder.load)
             except Exception as exc:  # noqa: BLE001 - keep serving the old model
-                log.error("reload failed", extra={"reason": str(exc)[:500]})
-                return _error(503, f"reload failed, still serving {previous}: {exc}")
+                log.error("reload failed", extra={"reason": failure_detail(exc)})
+                return _error(503, f"reload failed, still serving {previous}: {failure_message(exc)}")
             await holder.install(loaded)
         return ORJSONResponse({"status": "reloaded", "previous_version": previous, "model_version": loaded.version})
 
@@ -720,18 +796,37 @@ def run_workers(factory: str, config: Any, host: str, port: int, workers: int, l
         fh.write(OmegaConf.to_yaml(config, resolve=True))
     os.environ[CONFIG_ENV] = fh.name
     try:
-        uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, access_log=False, log_config=None)
+        uvicorn.run(
+            factory,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+            log_config=None,
+            **ClientLimits.from_config(config.serve).uvicorn_settings(),
+        )
     finally:
         os.environ.pop(CONFIG_ENV, None)
         Path(fh.name).unlink(missing_ok=True)
 
 
 def run(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "info") -> None:
-    """Serve ``app`` with uvicorn (uvloop + httptools when installed, no access log)."""
+    """Serve ``app`` with uvicorn (uvloop, httptools with deadlines for slow clients, no access log)."""
     import uvicorn
 
     from mlcore.foundation.logs import configure_json_logging
 
     configure_json_logging(log_level)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    uvicorn.run(app, host=host, port=port, workers=workers, access_log=False, log_config=None, log_level=log_level)
+    spec: ServingSpec = app.state.serving.holder.spec
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_config=None,
+        log_level=log_level,
+        **spec.client_limits.uvicorn_settings(),
+    )
