@@ -225,16 +225,44 @@ def test_generator_prints_the_next_steps(tmp_path: Path) -> None:
         ({"project_slug": "Bad Slug!"}, "project_slug"),
         ({"package_name": "1bad-name"}, "package_name"),
         ({"python_version": "2.7"}, "python_version"),
+        ({"python_version": "3.19"}, "must be one of 3.11"),
+        ({"package_name": "json"}, "would shadow the module"),
+        ({"package_name": "os"}, "would shadow the module"),
+        ({"package_name": "mlflow"}, "would shadow the module"),
+        ({"package_name": "sklearn"}, "would shadow the module"),
+        ({"package_name": "class"}, "Python keyword"),
+        ({"package_name": "import"}, "Python keyword"),
+        ({"project_name": "dvc"}, "would shadow the module"),  # slug and package default to dvc
+        ({"project_name": "{{ 7*7 }}"}, "template syntax"),
+        ({"description": "{% if 1 %}x{% endif %}"}, "template syntax"),
+        ({"project_name": "a" * 300}, "use at most 64"),
     ],
 )
 def test_invalid_answers_stop_with_one_line(answers: dict[str, str], message: str, tmp_path: Path) -> None:
+    """Each refusal is one line saying what is wrong and what would work: no traceback."""
     args = [f"{k}={v}" for k, v in answers.items()]
     cmd = [str(Path(sys.executable).parent / "cookiecutter"), "--no-input", "-o", str(tmp_path), str(TEMPLATE), *args]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert result.returncode != 0
-    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR:")]
-    assert len(errors) == 1 and message in errors[0], result.stderr
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ERROR:") and message in lines[0], lines
     assert not any(tmp_path.iterdir()), "a half-generated project was left behind"
+
+
+def test_quotes_and_backslashes_in_free_text_are_escaped_where_they_land(tmp_path: Path) -> None:
+    import ast
+    import tomllib
+
+    description, author = 'Say "hi" \\ to <b>me</b> *now*', 'O"Brien \\'
+    cmd = [str(Path(sys.executable).parent / "cookiecutter"), "--no-input", "-o", str(tmp_path), str(TEMPLATE)]
+    answers = ["project_name=Quote Test", f"description={description}", f"author={author}"]
+    subprocess.run([*cmd, *answers], capture_output=True, text=True, check=True)
+    root = tmp_path / "quote-test"
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert project["description"] == description and project["authors"] == [{"name": author}]
+    docstring = ast.get_docstring(ast.parse((root / "src" / "quote_test" / "__init__.py").read_text()))
+    assert docstring == f"Quote Test: {description}"
+    assert "\\<b\\>me\\</b\\> \\*now\\*" in (root / "README.md").read_text()  # shown as typed, not as HTML
 
 
 def test_an_unknown_task_type_is_refused_by_the_choice_list(tmp_path: Path) -> None:

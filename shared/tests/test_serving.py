@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from collections.abc import Sequence
@@ -238,3 +239,54 @@ def test_body_that_is_not_json_is_415(client: TestClient) -> None:
         ).status_code
         == 200
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"x": True}, "x"),
+        ({"x": "3"}, "x"),
+        ({"items": [{"x": 1}], "extra": 1}, "extra"),
+        ({"items": [{"x": "1"}]}, "items.0.x"),
+    ],
+    ids=["bool-as-number", "string-as-number", "unknown-key-beside-items", "string-in-batch"],
+)
+def test_numbers_are_strict_and_unknown_keys_refused_at_every_level(
+    client: TestClient, body: dict[str, Any], field: str
+) -> None:
+    response = client.post("/predict", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["field"] == field
+    assert client.post("/predict", json={"x": 3}).json()["y"] == 6.0  # an integer is a number
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "why"),
+    [
+        (
+            gzip.compress(b'{"x": 1}'),
+            {"content-type": "application/json", "content-encoding": "gzip"},
+            "Content-Encoding",
+        ),
+        ('{"x": 1}'.encode("utf-16"), {"content-type": "application/json; charset=utf-16"}, "charset=utf-16"),
+        ('{"x": 1}'.encode("utf-16"), {"content-type": "application/json"}, "UTF-16"),
+        (b'{"x": 1}', {"content-type": "text/plain"}, "text/plain"),
+    ],
+    ids=["gzip", "utf-16-declared", "utf-16-undeclared", "text-plain"],
+)
+def test_bodies_that_are_not_plain_utf8_json_are_415(
+    client: TestClient, content: bytes, headers: dict[str, str], why: str
+) -> None:
+    response = client.post("/predict", content=content, headers=headers)
+    assert response.status_code == 415 and why in response.json()["error"], response.text
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t", "\u200b\u200d\ufeff", "\u00ad \u2060"])
+def test_text_that_shows_nothing_is_refused(text: str) -> None:
+    from mlcore.serving.fields import readable_text
+
+    with pytest.raises(ValueError, match="empty, or only whitespace or invisible"):
+        readable_text(text)
+    with pytest.raises(ValueError, match="UTF-8"):
+        readable_text("ok \ud800")
+    assert readable_text(" \u200bok ") == " \u200bok "

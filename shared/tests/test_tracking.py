@@ -68,3 +68,58 @@ def test_experiment_opens_on_model_training_and_has_a_description(
     assert tags["mlflow.experimentKind"] == "custom_model_development"
     assert "make train" in tags["mlflow.note.content"]
     assert tracking.experiment_url(exp_id).endswith(f"/#/experiments/{exp_id}/runs?workflowType=machine_learning")
+
+
+HOLD_A_RUN = """
+import sys, time
+import mlflow
+from mlcore.lifecycle import tracking
+from mlcore.lifecycle.runs import owned_run
+
+tracking.configure(sys.argv[1], "runs")
+with owned_run(run_name="training") as run:
+    model = mlflow.initialize_logged_model(name="model", source_run_id=run.info.run_id)
+    print(run.info.run_id, model.model_id, flush=True)
+    time.sleep(120)
+"""
+
+
+def hold_a_run(store: Path) -> tuple[subprocess.Popen[str], str, str]:
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_A_RUN, str(store)], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    assert proc.stdout is not None
+    run_id, model_id = proc.stdout.readline().split()
+    return proc, run_id, model_id
+
+
+def test_a_killed_run_is_marked_failed_by_the_next_one_and_a_live_one_is_left_alone(store: Path) -> None:
+    """kill -9 leaves a run RUNNING with a PENDING model; the next stage's configure() marks both
+    FAILED. SIGTERM closes the run as FAILED at once. A run whose process lives stays RUNNING."""
+    import signal
+
+    import mlflow
+    from mlcore.lifecycle.runs import ABANDONED
+
+    killed, killed_run, killed_model = hold_a_run(store)
+    termed, termed_run, _ = hold_a_run(store)
+    living, living_run, _ = hold_a_run(store)
+    try:
+        killed.send_signal(signal.SIGKILL)
+        termed.send_signal(signal.SIGTERM)
+        killed.wait(10)
+        termed.wait(30)
+        client = mlflow.MlflowClient(tracking.tracking_uri(store))
+        assert client.get_run(killed_run).info.status == "RUNNING"  # what MLflow alone leaves behind
+        assert client.get_run(termed_run).info.status == "FAILED"
+        tracking.configure(store, "runs")
+        run = client.get_run(killed_run)
+        assert run.info.status == "FAILED" and "ended without closing the run" in run.data.tags[ABANDONED]
+        assert client.get_logged_model(killed_model).status.name == "FAILED"
+        assert client.get_run(living_run).info.status == "RUNNING"
+    finally:
+        for proc in (killed, termed, living):
+            proc.kill()
+            proc.wait()

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from mlcore.serving.fields import rule_error
 from mlcore.serving.predictor import InputError
 from mlcore.tasks.clustering import ClusterPredictor, SegmentAnswer
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -99,26 +100,54 @@ class Customer(BaseModel):
         given = [name for name in FEATURES if getattr(self, name) is not None]
         if self.transactions is not None:
             if given:
-                raise ValueError(f"give transactions or features, not both (got transactions and {given})")
+                raise rule_error(given[0], f"give transactions or features, not both (got transactions and {given})")
             if self.as_of is not None:
                 late = [i for i, t in enumerate(self.transactions) if t.date > self.as_of]
                 if late:
                     first = self.transactions[late[0]].date
-                    raise ValueError(f"transactions.{late[0]}.date {first} is after as_of {self.as_of}")
+                    raise rule_error(f"transactions.{late[0]}.date", f"{first} is after as_of {self.as_of}")
             return self
         if self.as_of is not None:
-            raise ValueError("as_of only applies to transactions")
+            raise rule_error("as_of", "as_of only applies to transactions")
         missing = [name for name in FEATURES if name not in given]
         if len(missing) == len(FEATURES):
             raise ValueError(f"give transactions (a list of purchases) or all features {FEATURES}")
         if missing:
-            raise ValueError(f"missing feature(s) {missing}: give all of {FEATURES}, or transactions")
+            raise rule_error(missing[0], f"missing feature(s) {missing}: give all of {FEATURES}, or transactions")
         if self.tenure_days < self.recency_days:
-            raise ValueError("tenure_days is below recency_days: the first purchase cannot follow the last")
+            raise rule_error(
+                "tenure_days", "tenure_days is below recency_days: the first purchase cannot follow the last"
+            )
         return self
 
 
 Item = Customer
+
+# Which purchase a feature computed from transactions comes from, to name it when out of bounds.
+FEATURE_SOURCE = {"recency_days": max, "tenure_days": min, "mean_gap_days": min}
+
+
+def check_bounds(features: Mapping[str, float], dates: Sequence[dt.date], where: str = "") -> None:
+    """Features computed from transactions obey the bounds of the same features given directly
+    (``InputError`` naming the purchase at fault): a purchase in 1900 scored as of 2025 is refused
+    as a given ``recency_days`` of 45,656 would be."""
+    for name, value in features.items():
+        low, high = _bounds(name)
+        if (low is not None and value < low) or (high is not None and value > high):
+            pick = FEATURE_SOURCE.get(name)
+            field = f"transactions.{dates.index(pick(dates))}.date" if pick else "transactions"
+            raise InputError(
+                f"{where}{field}",
+                f"these purchases give {name} {value:,.0f}, outside {low:g}..{high:g}: check the purchase dates",
+            )
+
+
+def _bounds(name: str) -> tuple[float | None, float | None]:
+    low = high = None
+    for rule in Customer.model_fields[name].metadata:
+        low = getattr(rule, "ge", low)
+        high = getattr(rule, "le", high)
+    return low, high
 
 
 Answer = SegmentAnswer
@@ -149,7 +178,9 @@ class Predictor(ClusterPredictor):
                 f"{where}transactions.{late[0]}.date",
                 f"{dates[late[0]]} is after as_of {as_of} (the model's snapshot date unless as_of is given)",
             )
-        return customer_features(np.array(dates, dtype="datetime64[D]"), [t["amount"] for t in transactions], as_of)
+        features = customer_features(np.array(dates, dtype="datetime64[D]"), [t["amount"] for t in transactions], as_of)
+        check_bounds(features, dates, where)
+        return features
 
     def frame(self, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         prefix = len(rows) > 1

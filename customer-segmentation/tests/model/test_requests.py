@@ -81,3 +81,30 @@ def test_segments_name_the_snapshot_and_every_feature(server: str, trained: dict
     assert all(f"mean_{name}" in s for s in body["segments"] for name in trained["cfg"].data.features.profile)
     vocabulary = {"champions", "loyal", "new", "can't lose them", "at risk", "about to sleep", "hibernating", "lost"}
     assert {s["name"].split(" (")[0] for s in body["segments"]} <= vocabulary
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"transactions": [TXN], "as_of": "1998-01-01"}, "transactions.0.date"),
+        ({"transactions": [TXN], "recency_days": 3}, "recency_days"),
+        ({"recency_days": 3, "frequency": 2}, "monetary"),
+        ({"as_of": "1998-01-01"}, "as_of"),
+        ({"transactions": [{**TXN, "date": "1900-01-02"}], "as_of": "2025-01-01"}, "transactions.0.date"),
+        ({"transactions": [TXN, {**TXN, "date": "1890-01-02"}], "as_of": "1998-03-10"}, "transactions.1.date"),
+    ],
+    ids=["after-as-of", "both-forms", "partial-features", "as-of-alone", "last-purchase-1900", "first-purchase-1890"],
+)
+def test_rules_name_the_field_at_fault(server: str, body: dict[str, Any], field: str) -> None:
+    """Rules over the whole customer name the field (not `body`); features computed from
+    transactions obey the bounds of the same features given directly (recency_days <= 36,500)."""
+    response = httpx.post(f"{server}/predict", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["field"] == field, response.text
+
+
+def test_given_features_break_a_rule_by_name(server: str) -> None:
+    from customer_segmentation.schemas import EXAMPLE
+
+    response = httpx.post(f"{server}/predict", json={**EXAMPLE, "tenure_days": 1.0, "recency_days": 5.0})
+    assert response.status_code == 422 and response.json()["detail"][0]["field"] == "tenure_days", response.text

@@ -74,7 +74,10 @@ def test_padding_and_length_groups_keep_the_order() -> None:
     assert sorted(widths) == [2, 5]  # each group padded to its own longest, not to 5
 
 
-@pytest.mark.parametrize(("text", "why"), [("", "empty"), ("  \n\t", "empty"), ("bad \ud800 surrogate", "UTF-8")])
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [("", "empty"), ("  \n\t", "whitespace"), ("\u200b\u200d", "invisible"), ("bad \ud800 surrogate", "UTF-8")],
+)
 def test_unusable_texts_are_refused(text: str, why: str) -> None:
     with pytest.raises(ValueError, match=why):
         features.check_text(text)

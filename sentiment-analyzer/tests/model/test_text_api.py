@@ -23,6 +23,7 @@ pytestmark = pytest.mark.slow
     [
         ({"text": ""}, "text"),
         ({"text": "   \n\t "}, "text"),
+        ({"text": "\u200b\u200d\ufeff"}, "text"),  # zero-width only: nothing to read
         ({"text": "x" * (MAX_CHARS + 1)}, "text"),
         ({"items": [{"text": "fine"}, {"text": " "}]}, "items.1.text"),
         ({"text": 42}, "text"),

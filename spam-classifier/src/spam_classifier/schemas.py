@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from mlcore.fastpath import FastModel
 from mlcore.lifecycle import artifacts
+from mlcore.serving.fields import ReadableText
 from pydantic import BaseModel, ConfigDict, Field
 
 from .features import drift_signals
@@ -25,7 +26,9 @@ class Item(BaseModel):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"text": "WINNER! Claim your prize now"}]}
     )
-    text: str = Field(min_length=1, max_length=10_000, description="The message text (1 to 10,000 characters).")
+    text: ReadableText = Field(
+        min_length=1, max_length=10_000, description="The message text (1 to 10,000 characters, some visible)."
+    )
 
 
 class Answer(BaseModel):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from spam_classifier.schemas import ENDPOINTS, Item
@@ -57,8 +59,13 @@ def test_predict_one_and_batch_name_the_version(server: str, trained: dict[str, 
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({}, MISSING), ({"items": []}, "items"), ({**EXAMPLE, "unexpected": 1}, "unexpected")],
-    ids=["missing-field", "empty-batch", "unknown-field"],
+    [
+        ({}, MISSING),
+        ({"items": []}, "items"),
+        ({**EXAMPLE, "unexpected": 1}, "unexpected"),
+        ({"items": [EXAMPLE], "unexpected": 1}, "unexpected"),
+    ],
+    ids=["missing-field", "empty-batch", "unknown-field", "unknown-key-beside-items"],
 )
 def test_bad_input_is_422_naming_the_field(server: str, body: dict[str, Any], field: str) -> None:
     response = httpx.post(f"{server}/predict", json=body)
@@ -68,7 +75,13 @@ def test_bad_input_is_422_naming_the_field(server: str, body: dict[str, Any], fi
 
 def test_garbage_and_oversized_bodies(server: str, trained: dict[str, Any]) -> None:
     assert httpx.post(f"{server}/predict", content=b"{not json").status_code == 422
-    assert httpx.post(f"{server}/predict", content=b"\xff\xfe\x00").status_code == 422
+    assert httpx.post(f"{server}/predict", content=b"\xff\xfe\x00").status_code == 415  # UTF-16, not UTF-8
+    gzipped = httpx.post(
+        f"{server}/predict",
+        content=gzip.compress(orjson.dumps(EXAMPLE)),
+        headers={"content-type": "application/json", "content-encoding": "gzip"},
+    )
+    assert gzipped.status_code == 415 and "Content-Encoding" in gzipped.json()["error"]
     too_many = {"items": [EXAMPLE] * (trained["cfg"].serve.max_batch + 1)}
     assert httpx.post(f"{server}/predict", json=too_many).status_code == 422
     huge = b'{"x": "' + b"a" * (trained["cfg"].serve.max_body_bytes + 10) + b'"}'
@@ -153,7 +166,7 @@ def test_monitor_on_little_traffic_is_not_judged(server: str, trained: dict[str,
 
     root, cfg = trained["root"], trained["cfg"]
     httpx.post(f"{server}/predict", json=EXAMPLE)
-    time.sleep(1.5)  # the log writer commits at least once a second
+    time.sleep(1.0)  # the log writer commits every 0.2 s
     env = {"ML_PROJECT_ROOT": str(root), "ML_STORE_ROOT": str(root), "PYTHONPATH": str(ROOT / "src")}
     done = subprocess.run(
         [sys.executable, "-m", "spam_classifier.monitor", "monitor.min_rows=1000000"],
@@ -167,6 +180,7 @@ def test_monitor_on_little_traffic_is_not_judged(server: str, trained: dict[str,
     report = json.loads((root / cfg.monitor.report_json).read_text())
     assert report["status"] == "not_judged" and report["drift_detected"] is False
     assert "data-status='not_judged'" in (root / cfg.monitor.report_html).read_text()
+    assert "\ndrift_detected 0.0" in httpx.get(f"{server}/metrics").text  # never shown as drift
 
 
 def test_the_models_extra_endpoints_answer(server: str) -> None:

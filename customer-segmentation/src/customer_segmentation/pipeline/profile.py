@@ -16,6 +16,7 @@ from mlcore.foundation.config import load_params
 from mlcore.foundation.io import read_json, write_json
 from mlcore.foundation.progress import say, step
 from mlcore.lifecycle import tracking
+from mlcore.lifecycle.runs import owned_run
 from mlcore.tasks.segments import as_records, profile, write_report
 from mlcore.tasks.stages import read_splits
 from omegaconf import DictConfig
@@ -67,7 +68,7 @@ def profile_report(cfg: DictConfig, root: Path = PROJECT_ROOT) -> list[dict]:
         )
     out = write_json({"segments": records}, reports / "segments.json")
     run_id = read_json(root / cfg.paths.run_info)["run_id"]
-    with mlflow.start_run(run_id=run_id):
+    with owned_run(run_id=run_id):
         mlflow.log_artifact(str(html), artifact_path="segments")
         mlflow.log_artifact(str(out), artifact_path="segments")
     for r in records:

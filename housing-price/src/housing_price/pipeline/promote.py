@@ -12,6 +12,7 @@ from mlcore.foundation.config import load_params, to_dict
 from mlcore.foundation.progress import say, step
 from mlcore.lifecycle import registry, tracking
 from mlcore.lifecycle.promotion import Decision, gates_from_config, register_and_promote, write_decision
+from mlcore.lifecycle.runs import owned_run
 from mlcore.tasks import stages
 from omegaconf import DictConfig
 
@@ -41,7 +42,7 @@ def promote(cfg: DictConfig, root: Path = PROJECT_ROOT) -> Decision:
             primary_metric=rules.primary_metric,
             higher_is_better=rules.higher_is_better,
         )
-    with mlflow.start_run(run_id=run_info["run_id"]):
+    with owned_run(run_id=run_info["run_id"]):
         mlflow.set_tags(
             {
                 "promotion.decision": "promoted" if decision.promoted else "rejected",

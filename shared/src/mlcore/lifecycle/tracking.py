@@ -16,6 +16,7 @@ from typing import Any
 
 from mlcore.foundation.paths import store_root
 from mlcore.foundation.progress import say
+from mlcore.lifecycle import runs
 
 DB_NAME = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
@@ -61,7 +62,8 @@ def configure(project: str | Path, experiment: str, description: str | None = No
     """Point MLflow at the store and select (or create) ``experiment``; return its id.
 
     The experiment is marked as model training (the UI then opens on runs, not GenAI traces) and
-    gets a description (``mlflow.note.content``) unless it has one."""
+    gets a description (``mlflow.note.content``) unless it has one. Runs that killed processes
+    left ``RUNNING`` are marked ``FAILED`` (``mlcore.lifecycle.runs``)."""
     quiet_environment()
     import mlflow
 
@@ -88,6 +90,8 @@ def configure(project: str | Path, experiment: str, description: str | None = No
         )
         client.set_experiment_tag(exp_id, "mlflow.note.content", text)
     mlflow.set_experiment(experiment_id=exp_id)
+    for run_id in runs.fail_abandoned_runs(client, exp_id):
+        say("tracking", f"run {run_id} was left RUNNING by a killed process: marked FAILED")
     return exp_id
 
 
@@ -247,10 +251,10 @@ def log_training_run(
             Path(tmp) / "extra",
         )
         code_paths = pyfunc.package_code([package, "mlcore"], Path(tmp) / "code")
-        with mlflow.start_run(run_name=run_name) as run:
+        with runs.owned_run(run_name=run_name) as run:
             log_run_context(root, config, data_files)
             for child in child_runs:
-                with mlflow.start_run(run_name=child["run_name"], nested=True):
+                with runs.owned_run(run_name=child["run_name"], nested=True):
                     mlflow.log_params({k: str(v) for k, v in child.get("params", {}).items()})
                     mlflow.log_metrics(dict(child.get("metrics", {})))
             for row in history:  # per-epoch curves (step = epoch)
@@ -301,7 +305,7 @@ def record_evaluation(
 
     write_json(dict(metrics), metrics_path)
     run_id = read_json(run_info_path)["run_id"]
-    with mlflow.start_run(run_id=run_id):
+    with runs.owned_run(run_id=run_id):
         mlflow.log_metrics(dict(metrics))
         for path in files:
             mlflow.log_artifact(str(path), artifact_path="plots")

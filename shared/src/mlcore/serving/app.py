@@ -323,7 +323,8 @@ def _error(status: int, message: str, detail: Any = None) -> ORJSONResponse:
 def _field_errors(exc: ValidationError, prefix: Sequence[str | int] = ()) -> tuple[str, list[dict[str, Any]]]:
     details = []
     for err in exc.errors(include_url=False, include_input=False):
-        loc = [*prefix, *err["loc"]]
+        at_fault = (err.get("ctx") or {}).get("field")  # a rule over the whole item naming its field
+        loc = [*prefix, *err["loc"], *([at_fault] if at_fault else [])]
         details.append({"field": ".".join(str(p) for p in loc) or "body", "msg": err["msg"], "type": err["type"]})
     summary = "; ".join(f"{d['field']}: {d['msg']}" for d in details[:5])
     return summary, details
@@ -400,6 +401,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
     item_adapter = TypeAdapter(spec.item_schema)
     batch_model = create_model(
         "PredictBatch",
+        __config__=ConfigDict(extra="forbid"),
         items=(list[spec.item_schema], Field(min_length=1, max_length=spec.max_batch)),  # type: ignore[valid-type]
     )
 
@@ -484,11 +486,9 @@ def create_app(spec: ServingSpec) -> FastAPI:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > spec.max_body_bytes:
             return _error(413, f"body too large: {declared} bytes > limit {spec.max_body_bytes}")
-        media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-        upload = media == "multipart/form-data" and spec.upload_field is not None
-        if media != "application/json" and not media.endswith("+json") and not upload:
-            accepted = "application/json" + (" or multipart/form-data" if spec.upload_field else "")
-            return _error(415, f"body must be {accepted}, not {media}")
+        media, upload, refused = _media_type(request, spec.upload_field is not None)
+        if refused:
+            return _error(415, refused)
         body = bytearray()
         try:
             async for chunk in request.stream():
@@ -503,13 +503,19 @@ def create_app(spec: ServingSpec) -> FastAPI:
                 return parsed
             items, batch = parsed
         else:
+            if (refused := _not_utf8(body)) is not None:
+                return _error(415, refused)
             try:
                 payload = orjson.loads(body)
             except orjson.JSONDecodeError as exc:
                 return _error(422, f"body: invalid JSON ({exc})")
             batch = isinstance(payload, dict) and "items" in payload
-            try:
-                items = batch_model.model_validate(payload).items if batch else [item_adapter.validate_python(payload)]
+            try:  # strict: `true` or "1656" is not a number; unknown keys are refused at every level
+                items = (
+                    batch_model.model_validate_json(body, strict=True).items
+                    if batch
+                    else [item_adapter.validate_json(body, strict=True)]
+                )
             except ValidationError as exc:
                 summary, details = _field_errors(exc)
                 return _error(422, summary, details)
@@ -645,6 +651,36 @@ def create_app(spec: ServingSpec) -> FastAPI:
         return ORJSONResponse({"status": "reloaded", "previous_version": previous, "model_version": loaded.version})
 
     return app
+
+
+def _media_type(request: Request, uploads: bool) -> tuple[str, bool, str | None]:
+    """The body's media type, whether it is an upload, and why it is refused (415), if it is."""
+    header = request.headers.get("content-type", "application/json")
+    media, _, params = header.partition(";")
+    media = media.strip().lower()
+    upload = media == "multipart/form-data" and uploads
+    accepted = "application/json" + (" or multipart/form-data" if uploads else "")
+    if media != "application/json" and not media.endswith("+json") and not upload:
+        return media, upload, f"body must be {accepted}, not {media}"
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        return media, upload, f"compressed bodies (Content-Encoding: {encoding}) are not accepted: send plain {media}"
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            return media, upload, f"body must be UTF-8 encoded, not charset={charset}"
+    return media, upload, None
+
+
+_UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+
+
+def _not_utf8(body: bytes | bytearray) -> str | None:
+    """Why a JSON body is refused as not UTF-8 (415): a UTF-16/32 byte-order mark or NUL bytes."""
+    if body.startswith(_UTF16_32_BOMS) or b"\x00" in body[:4]:
+        return "body must be UTF-8 encoded JSON (this looks like UTF-16 or UTF-32)"
+    return None
 
 
 UPLOAD_FIELDS = ("file", "files")

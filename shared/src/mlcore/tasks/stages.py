@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from mlcore.foundation.config import to_dict
 from mlcore.foundation.io import read_json, write_json
 from mlcore.foundation.progress import say, step
-from mlcore.lifecycle import tracking
+from mlcore.lifecycle import runs, tracking
 from mlcore.tasks.base import Scored, Task
 
 SPLITS = ("train", "val", "test")
@@ -127,7 +127,7 @@ def baselines(task: Task, cfg: DictConfig, root: Path) -> dict[str, Any]:
         variant.model = model_cfg
         fitted = task.fit(variant, splits["train"], splits["val"])
         scored = task.score(fitted.predictor, splits["test"], variant)
-        with mlflow.start_run(run_name=f"baseline-{name}"):
+        with runs.owned_run(run_name=f"baseline-{name}"):
             mlflow.set_tags({"baseline_of": info["run_id"], "role": "baseline"})
             mlflow.log_params({k: str(v)[:250] for k, v in tracking.flatten(to_dict(model_cfg)).items()})
             for row in fitted.history:

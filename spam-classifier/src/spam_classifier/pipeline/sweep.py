@@ -13,6 +13,7 @@ import mlflow
 from mlcore.foundation.config import hydra_entry, to_dict
 from mlcore.foundation.io import write_text
 from mlcore.lifecycle import tracking
+from mlcore.lifecycle.runs import owned_run
 from omegaconf import DictConfig
 
 from .. import CONFIG_DIR, PROJECT_ROOT
@@ -25,10 +26,10 @@ def sweep_trial(cfg: DictConfig) -> float:
     tracking.configure(PROJECT_ROOT, cfg.project.experiment)
     parent = os.environ.get(PARENT_ENV)
     if parent is None:
-        with mlflow.start_run(run_name=f"sweep-{cfg.project.name}") as run:
+        with owned_run(run_name=f"sweep-{cfg.project.name}") as run:
             mlflow.set_tag("sweep", "optuna")
         parent = os.environ[PARENT_ENV] = run.info.run_id
-    with mlflow.start_run(run_id=parent), mlflow.start_run(nested=True, run_name="trial") as child:
+    with owned_run(run_id=parent), owned_run(nested=True, run_name="trial") as child:
         value = trial(cfg)
         mlflow.set_tag("mlflow.parentRunId", parent)
     best = _record_best(parent, cfg, value, child.info.run_id)

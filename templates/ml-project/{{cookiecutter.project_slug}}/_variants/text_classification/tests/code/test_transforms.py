@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 from mlcore import fastpath
 from mlcore.foundation.config import compose
+from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }}.data import canonical, parse_csv
 from {{ cookiecutter.package_name }}.features import drift_signals
 from {{ cookiecutter.package_name }}.model import build_model
-from {{ cookiecutter.package_name }}.schemas import Predictor
+from {{ cookiecutter.package_name }}.schemas import Item, Predictor
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TEXTS = [
@@ -61,3 +62,10 @@ def test_drift_signals_shape_and_values() -> None:
     assert frame["length"].tolist() == [5.0, 1.0]
     assert frame["words"].tolist() == [2.0, 1.0]
     assert frame["predicted_positive"].tolist() == ["1", "0"]
+
+
+@pytest.mark.parametrize("text", [" \n\t", "\u200b\u200d\ufeff"])
+def test_a_message_with_nothing_visible_is_refused(text: str) -> None:
+    with pytest.raises(ValidationError, match="whitespace or invisible"):
+        Item(text=text)
+    assert Item(text="\u200bhello").text == "\u200bhello"

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from mlcore.serving.fields import readable_text
 
 HEAVY_SPLIT = 3  # a word cut into this many word pieces or more counts as "split heavily"
 
@@ -115,10 +116,4 @@ def check_text(text: Any) -> str:
     """A text the model can score, or ``ValueError`` saying why not (the API's 422)."""
     if not isinstance(text, str):
         raise ValueError("must be a string")
-    if not text.strip():
-        raise ValueError("is empty or only whitespace")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("is not valid UTF-8 (it holds an unpaired surrogate)") from None
-    return text
+    return readable_text(text)

@@ -14,6 +14,7 @@ from mlcore.foundation.config import load_params
 from mlcore.foundation.io import read_json, write_json, write_parquet
 from mlcore.foundation.progress import say, step
 from mlcore.lifecycle import tracking
+from mlcore.lifecycle.runs import owned_run
 from mlcore.tasks import stages
 from omegaconf import DictConfig
 
@@ -55,7 +56,7 @@ def compare(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:
     out = {"domains": table}
     write_json(out, root / cfg.paths.reports / DOMAINS_FILE)
     run_id = read_json(root / cfg.paths.run_info)["run_id"]
-    with mlflow.start_run(run_id=run_id):
+    with owned_run(run_id=run_id):
         mlflow.log_metrics({f"domain_{name.split(' ')[0]}_accuracy": row["accuracy"] for name, row in table.items()})
     return out
 
