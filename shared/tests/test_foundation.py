@@ -113,3 +113,19 @@ def test_network_blocked_refuses_remote_hosts_but_not_loopback() -> None:
                 local.connect(server.getsockname())
     with socket.socket() as unguarded:
         assert socket.socket.connect.__name__ == "connect" and unguarded.family == socket.AF_INET
+
+
+def test_credentials_are_masked_in_text_and_in_json_logs() -> None:
+    import logging
+
+    from mlcore.foundation.logs import JsonFormatter
+    from mlcore.foundation.redact import mask_credentials
+
+    text = "store postgresql://ml:pa55@db:5432/mlflow, http://u:p%40ss@h/x and ssh://git@host/repo"
+    assert (
+        mask_credentials(text) == "store postgresql://ml:***@db:5432/mlflow, http://u:***@h/x and ssh://git@host/repo"
+    )
+    record = logging.LogRecord("x", logging.ERROR, "", 0, "cannot reach %s", ("http://a:b-secret@h",), None)
+    record.reason = "MlflowException: http://a:b-secret@h/api failed"
+    line = JsonFormatter().format(record)
+    assert "b-secret" not in line and line.count("a:***@h") == 2

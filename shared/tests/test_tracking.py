@@ -56,6 +56,21 @@ def test_run_records_git_state_and_datasets_and_experiment_is_model_training(tmp
     assert [i.tags[0].value for i in inputs] == ["train"]
 
 
+def test_credentials_in_the_config_never_reach_the_run(tmp_path: Path, repo: Path) -> None:
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = mlflow.MlflowClient()
+    mlflow.set_experiment(experiment_id=client.create_experiment("c", artifact_location=(tmp_path / "a").as_uri()))
+    config = {"data": {"source": {"url": "https://bob:hunter2@data.example/x.zip"}}}
+    with mlflow.start_run() as run:
+        tracking.log_run_context(repo, config, {})
+    logged = client.get_run(run.info.run_id).data.params["data.source.url"]
+    assert logged == "https://bob:***@data.example/x.zip"
+    saved = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="config/resolved.yaml"))
+    assert "hunter2" not in saved.read_text() and config["data"]["source"]["url"].endswith("x.zip")
+
+
 def test_experiment_opens_on_model_training_and_has_a_description(
     tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

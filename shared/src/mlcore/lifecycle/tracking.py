@@ -16,6 +16,7 @@ from typing import Any
 
 from mlcore.foundation.paths import store_root
 from mlcore.foundation.progress import say
+from mlcore.foundation.redact import mask_credentials
 from mlcore.lifecycle import runs
 
 DB_NAME = "mlflow.db"
@@ -150,6 +151,7 @@ def log_run_context(
 ) -> dict[str, str]:
     """Record the resolved config, params, git commit and data hashes on the active run."""
     import mlflow
+    import yaml
 
     commit, dirty = git_state(project)
     tags = {"git.commit": commit, "git.dirty": str(dirty).lower(), "python": platform.python_version()}
@@ -157,7 +159,9 @@ def log_run_context(
         tags[f"data.{name}.md5"] = dvc_md5(path)
     mlflow.set_tags(tags)
     log_datasets(data_files)
-    mlflow.log_dict(dict(config), "config/resolved.yaml")
+    # Credentials in a configured URI (a data source, a store) never reach the tracking server.
+    config = yaml.safe_load(mask_credentials(yaml.safe_dump(dict(config), sort_keys=False)))
+    mlflow.log_dict(config, "config/resolved.yaml")
     params = {k: str(v)[:500] for k, v in flatten(config).items() if not k.startswith(("serve.", "monitor."))}
     mlflow.log_params(params)
     return tags
