@@ -3,12 +3,19 @@ run with the writer it replaced (``executemany``, one statement per row), each a
 thread that keeps the GIL busy the way a loaded event loop does.
 
     python benchmarks/predlog.py [--seconds 1] [--rounds 5] [--batch 5000]
+    python benchmarks/predlog.py --kill spam-classifier [--load-seconds 6] [--connections 32]
 
 Each variant commits batches of ``--batch`` rows (one prediction each: a short text in, a label
 and probability out) into a fresh WAL database for ``--seconds``, ``--rounds`` times, interleaved
 with the other variant; the slowest round matters (whether the writer keeps up), and beside a busy
 thread the row-per-statement writer swings between rounds (the convoy effect). Figures go to
 benchmarks/results/predlog.json; compare them with the request rates of benchmarks/serve.py.
+
+``--kill PROJECT``: the project's API (prediction log on, as `make serve` runs it) under wrk at
+its peak rate; every 0.5 s the rows answered (``predicted_items_total`` on /metrics) are compared
+with the rows committed (the lag, in rows and in seconds of traffic); then the server gets SIGKILL
+and the rows committed are counted against the rows answered before it (the loss). Figures go to
+benchmarks/results/predlog.<project>.kill.json.
 """
 
 from __future__ import annotations
@@ -76,12 +83,89 @@ def rows_per_second(write: Callable[[sqlite3.Connection, list[Row]], None], batc
     return done / elapsed
 
 
+def answered(base: str) -> int:
+    import re
+
+    import httpx
+
+    text = httpx.get(f"{base}/metrics", timeout=5).text
+    return int(float(re.search(r"^predicted_items_total ([\d.e+]+)$", text, re.M).group(1)))
+
+
+def committed(db: Path) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return int(conn.execute("SELECT count(*) FROM predictions").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def kill_under_load(project: Path, seconds: float, connections: int) -> dict[str, object]:
+    """The project's API under wrk: the log's lag while it runs, and what a SIGKILL loses."""
+    import signal
+    import subprocess
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from mlcore.serving.smoke import free_port, running_server
+    from serve import lua_script, package_of, request_bodies
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db, script, port = Path(tmp) / "log.db", Path(tmp) / "bodies.lua", free_port()
+        script.write_text(lua_script(request_bodies(project, None)))
+        cmd = [sys.executable, "-m", f"{package_of(project)}.api", f"serve.port={port}", "serve.log_level=warning"]
+        cmd += [f"serve.prediction_log={db}"]
+        with running_server(cmd, port, cwd=project, env={"PYTHONPATH": str(project / "src")}) as (base, proc):
+            wrk = subprocess.Popen(  # noqa: S603 - fixed arguments
+                ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds) + 5}s", "-s", str(script), base],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            samples, start = [], time.monotonic()
+            while time.monotonic() - start < seconds:
+                time.sleep(0.5)
+                done, rows = answered(base), committed(db)
+                samples.append({"t": round(time.monotonic() - start, 2), "answered": done, "committed": rows})
+            before = answered(base)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            wrk.kill()
+            wrk.wait()
+        rows = committed(db)
+    rate = samples[-1]["answered"] / samples[-1]["t"]
+    lags = [s["answered"] - s["committed"] for s in samples]
+    lost = max(before - rows, 0)
+    return {
+        "project": project.name,
+        "connections": connections,
+        "answered_rows_per_s": round(rate),
+        "max_lag_rows": max(lags),
+        "max_lag_s": round(max(lags) / rate, 3),
+        "answered_before_kill": before,
+        "committed_after_kill": rows,
+        "lost_rows": lost,
+        "lost_s": round(lost / rate, 3),
+        "samples": samples,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kill", metavar="PROJECT", help="SIGKILL the project's API under load (see above)")
+    parser.add_argument("--load-seconds", type=float, default=6.0)
+    parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=1.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=5, help="measurements per variant, interleaved")
     parser.add_argument("--batch", type=int, default=5000)
     args = parser.parse_args()
+    if args.kill:
+        figures = kill_under_load(ROOT / args.kill, args.load_seconds, args.connections)
+        shown = {k: v for k, v in figures.items() if k != "samples"}
+        print(json.dumps(shown, indent=2))
+        out = ROOT / "benchmarks" / "results" / f"predlog.{args.kill}.kill.json"
+        out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        print(f"figures: {out.relative_to(ROOT)}")
+        return
     writers = {"batch statement (mlcore)": batch_statement, "executemany (before)": executemany}
     results = []
     for busy in (False, True):
