@@ -7,6 +7,7 @@ write the result back into the template with the names turned back into placehol
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,7 @@ PLACEHOLDERS = {
     "Zq Author": "{{ cookiecutter.author }}",
 }
 PROJECT_DIR = TEMPLATE / "{{cookiecutter.project_slug}}"
+FILTERED = re.compile(r"{{[^}]*\|[^}]*}}")  # a placeholder with a filter, e.g. {{ cookiecutter.author | escaped }}
 
 
 def source_of(rel: str, task: str) -> Path | None:
@@ -53,11 +55,11 @@ def main() -> int:
                 source = source_of(rel, task)
                 if source is None:
                     continue
-                if "{%" in source.read_text():
-                    # Jinja blocks would be lost on write-back: report, let a person fix it.
+                if "{%" in source.read_text() or FILTERED.search(source.read_text()):
+                    # Jinja blocks and filters would be lost on write-back: report, let a person fix it.
                     check = subprocess.run([ruff, "format", "--check", "-q", str(path)], check=False)
                     if check.returncode:
-                        print(f"needs formatting by hand (has Jinja blocks): {source.relative_to(TEMPLATE)}")
+                        print(f"needs formatting by hand (has Jinja blocks or filters): {source.relative_to(TEMPLATE)}")
                     continue
                 text = path.read_text()
                 for value, placeholder in PLACEHOLDERS.items():

@@ -121,7 +121,7 @@ def test_reload_switches_without_failing_requests(server: str) -> None:
     import concurrent.futures
 
     def hammer() -> list[int]:
-        with httpx.Client() as client:
+        with httpx.Client(timeout=30) as client:  # what counts is that none fails, not how fast on a busy machine
             return [client.post(f"{server}/predict", json=EXAMPLE).status_code for _ in range(100)]
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:

@@ -44,6 +44,7 @@ from starlette.requests import ClientDisconnect
 from mlcore import fastpath
 from mlcore.foundation.redact import mask_credentials
 from mlcore.lifecycle import registry
+from mlcore.serving import open_inference
 from mlcore.serving.predictor import InputError, MicroBatcher, Predictor, execution_of, log_inputs
 from mlcore.serving.predlog import PredictionLog
 from mlcore.serving.protocol import ClientLimits
@@ -463,7 +464,43 @@ def create_app(spec: ServingSpec) -> FastAPI:
         model_version=(str, Field(description="The model that answered.")),
         predictions=(list[spec.answer_schema], Field(description="One answer per item, in order.")),  # type: ignore[valid-type]
     )
-    _document_predict(app, spec.item_schema, batch_model, answer, answers)
+    _document_predict(
+        app, spec.model_name, spec.item_schema, batch_model, answer, answers, open_inference.InferenceRequest
+    )
+
+    async def read_body(request: Request, uploads: bool) -> tuple[bytes, bool] | Response:
+        """The body and whether it is a multipart upload, or the 408/413/415 answer."""
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > spec.max_body_bytes:
+            return _error(413, f"body too large: {declared} bytes > limit {spec.max_body_bytes}")
+        _, upload, refused = _media_type(request, uploads)
+        if refused:
+            return _error(415, refused)
+        body = bytearray()
+        try:
+            async for chunk in request.stream():
+                body.extend(chunk)
+                if len(body) > spec.max_body_bytes:
+                    return _error(413, f"body too large: over limit {spec.max_body_bytes} bytes")
+        except ClientDisconnect:  # gone, or cut off as too slow (the protocol answered 408)
+            return _error(408, "the client went away before the body was complete")
+        if not upload and (refused := _not_utf8(body)) is not None:
+            return _error(415, refused)
+        return bytes(body), upload
+
+    async def score(items: Sequence[Any]) -> tuple[Loaded, list[dict[str, Any]]] | Response:
+        """The served model's answers to validated items (logged, counted), or the 4xx/503 answer."""
+        loaded = holder.current
+        if loaded is None:
+            return _error(503, "no model loaded: " + holder.unavailable())
+        try:
+            outputs = await loaded.answer(items)
+        except InputError as exc:
+            return _error(exc.status, str(exc), [{"field": exc.field, "msg": exc.message, "type": "value_error"}])
+        if state.predlog is not None:
+            state.predlog.record(loaded.version, log_inputs(loaded.predictor, items, raw=spec.log_raw_inputs), outputs)
+        items_total.inc(len(items))
+        return loaded, outputs
 
     @app.post(
         "/predict",
@@ -483,28 +520,16 @@ def create_app(spec: ServingSpec) -> FastAPI:
         },
     )
     async def predict(request: Request) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > spec.max_body_bytes:
-            return _error(413, f"body too large: {declared} bytes > limit {spec.max_body_bytes}")
-        media, upload, refused = _media_type(request, spec.upload_field is not None)
-        if refused:
-            return _error(415, refused)
-        body = bytearray()
-        try:
-            async for chunk in request.stream():
-                body.extend(chunk)
-                if len(body) > spec.max_body_bytes:
-                    return _error(413, f"body too large: over limit {spec.max_body_bytes} bytes")
-        except ClientDisconnect:  # gone, or cut off as too slow (the protocol answered 408)
-            return _error(408, "the client went away before the body was complete")
+        read = await read_body(request, spec.upload_field is not None)
+        if isinstance(read, Response):
+            return read
+        body, upload = read
         if upload:
-            parsed = await _uploaded_items(request, bytes(body), spec, item_adapter)
+            parsed = await _uploaded_items(request, body, spec, item_adapter)
             if isinstance(parsed, Response):
                 return parsed
             items, batch = parsed
         else:
-            if (refused := _not_utf8(body)) is not None:
-                return _error(415, refused)
             try:
                 payload = orjson.loads(body)
             except orjson.JSONDecodeError as exc:
@@ -519,19 +544,23 @@ def create_app(spec: ServingSpec) -> FastAPI:
             except ValidationError as exc:
                 summary, details = _field_errors(exc)
                 return _error(422, summary, details)
-        loaded = holder.current
-        if loaded is None:
-            return _error(503, "no model loaded: " + holder.unavailable())
-        try:
-            outputs = await loaded.answer(items)
-        except InputError as exc:
-            return _error(exc.status, str(exc), [{"field": exc.field, "msg": exc.message, "type": "value_error"}])
-        if state.predlog is not None:
-            state.predlog.record(loaded.version, log_inputs(loaded.predictor, items, raw=spec.log_raw_inputs), outputs)
-        items_total.inc(len(items))
+        scored = await score(items)
+        if isinstance(scored, Response):
+            return scored
+        loaded, outputs = scored
         if batch:
             return ORJSONResponse({"model_version": loaded.version, "predictions": outputs})
         return ORJSONResponse({"model_version": loaded.version, **outputs[0]})
+
+    open_inference.add_routes(
+        app,
+        model_name=spec.model_name,
+        item_schema=spec.item_schema,
+        current=lambda: holder.current,
+        unavailable=holder.unavailable,
+        read_body=read_body,
+        score=score,
+    )
 
     if spec.page is not None:
         page = spec.page
@@ -726,7 +755,7 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def _document_predict(app: FastAPI, *models: type[BaseModel]) -> None:
+def _document_predict(app: FastAPI, model_name: str, *models: type[BaseModel]) -> None:
     """Put the request and answer models (and what they nest) into the document's components, so
     every ``$ref`` resolves from the document root."""
 
@@ -737,6 +766,7 @@ def _document_predict(app: FastAPI, *models: type[BaseModel]) -> None:
                 [(m, "validation") for m in models], ref_template="#/components/schemas/{model}"
             )
             document.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+            open_inference.name_the_model(document, model_name)
             app.openapi_schema = document
         return app.openapi_schema
 

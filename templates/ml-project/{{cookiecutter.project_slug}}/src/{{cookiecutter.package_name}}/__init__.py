@@ -1,4 +1,4 @@
-"""{{ cookiecutter.project_name }}: {{ cookiecutter.description }}"""
+"""{{ cookiecutter.project_name | escaped }}: {{ cookiecutter.description | escaped }}"""
 
 import os
 from pathlib import Path

@@ -35,7 +35,7 @@ def build_app(cfg: DictConfig, root: Path = PROJECT_ROOT) -> FastAPI:
             answer_schema=Answer,
             load=load_predictor,
             export_dir=root / cfg.paths.export,
-            title="{{ cookiecutter.project_name }}",
+            title="{{ cookiecutter.project_name | escaped }}",
             extra_get=ENDPOINTS,
             # Optional, where the project's schemas define them: file uploads and a web page at /.
             upload_field=getattr(schemas, "UPLOAD_FIELD", None),

@@ -1,0 +1,75 @@
+"""The Open Inference Protocol routes of mlcore's app, in process (the projects' tests drive them
+with tritonclient on a real server)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from demo_api import export, make_spec
+from fastapi.testclient import TestClient
+from mlcore.serving.app import create_app
+from mlcore.serving.predlog import read_window
+
+
+@pytest.fixture
+def client(tmp_path: Path):
+    export(tmp_path / "export", "3", 2.0)
+    with TestClient(create_app(make_spec(tmp_path)), raise_server_exceptions=False) as c:
+        yield c
+
+
+def tensor(name: str = "x", data: list[Any] | None = None, datatype: str = "FP32", shape: list[int] | None = None):
+    data = [1, 2.5, 3] if data is None else data
+    return {"name": name, "shape": shape or [len(data)], "datatype": datatype, "data": data}
+
+
+def test_health_server_and_model_metadata(client: TestClient) -> None:
+    assert client.get("/v2/health/live").json() == {"live": True}
+    assert client.get("/v2/health/ready").json() == {"ready": True}
+    model = client.get("/v2/models/demo").json()
+    assert model["versions"] == ["3"] and model["inputs"][0] | {"name": "x", "datatype": "FP64"} == model["inputs"][0]
+    assert client.get("/v2/models/demo/versions/3/ready").json() == {"ready": True}
+    assert client.get("/v2/models/demo/versions/4/ready").status_code == 404
+    assert client.get("/v2/models/other").status_code == 404
+
+
+def test_infer_scores_through_the_predict_path(client: TestClient, tmp_path: Path) -> None:
+    response = client.post("/v2/models/demo/versions/3/infer", json={"id": "a1", "inputs": [tensor()]})
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "model_name": "demo",
+        "model_version": "3",
+        "id": "a1",
+        "outputs": [{"name": "y", "shape": [3], "datatype": "FP64", "data": [2.0, 5.0, 6.0]}],
+    }
+    assert response.headers["x-model-version"] == "3"
+    client.app.state.serving.predlog.close()  # flush: the rows are logged like /predict's
+    assert [row["x"] for row in read_window(tmp_path / "log.db")["input"]] == [1.0, 2.5, 3.0]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"inputs": [tensor("z")]}, "'z' is not an input"),
+        ({"inputs": [tensor(shape=[2])]}, "needs 2 values, got 3"),
+        ({"inputs": [tensor(data=["1"], datatype="BYTES")]}, "expected a number tensor"),
+        ({"inputs": [tensor(data=[500])]}, "x: Input should be less than or equal to 100"),
+        ({"inputs": [tensor(), tensor()]}, "given twice"),
+        ({"inputs": []}, "inputs"),
+        ({"inputs": [tensor()], "outputs": [{"name": "nope"}]}, "'nope'"),
+    ],
+    ids=["unknown-input", "shape-mismatch", "wrong-datatype", "out-of-range", "twice", "none", "unknown-output"],
+)
+def test_bad_requests_are_400_saying_why(client: TestClient, body: dict[str, Any], message: str) -> None:
+    response = client.post("/v2/models/demo/infer", json=body)
+    assert response.status_code == 400 and message in response.json()["error"], response.text
+
+
+def test_unknown_model_or_version_is_404_and_no_model_503(client: TestClient, tmp_path: Path) -> None:
+    assert client.post("/v2/models/other/infer", json={"inputs": [tensor()]}).status_code == 404
+    assert client.post("/v2/models/demo/versions/9/infer", json={"inputs": [tensor()]}).status_code == 404
+    with TestClient(create_app(make_spec(tmp_path / "empty"))) as empty:
+        assert empty.get("/v2/health/ready").status_code == 400
+        assert empty.post("/v2/models/demo/infer", json={"inputs": [tensor()]}).status_code == 503
