@@ -36,7 +36,8 @@ def test_health_server_and_model_metadata(client: TestClient) -> None:
 
 
 def test_infer_scores_through_the_predict_path(client: TestClient, tmp_path: Path) -> None:
-    response = client.post("/v2/models/demo/versions/3/infer", json={"id": "a1", "inputs": [tensor()]})
+    nested = tensor(data=[[1], [2.5], [3]], shape=[3, 1])  # [N, 1] is read as N rows too
+    response = client.post("/v2/models/demo/versions/3/infer", json={"id": "a1", "inputs": [nested]})
     assert response.status_code == 200, response.text
     assert response.json() == {
         "model_name": "demo",
@@ -59,8 +60,20 @@ def test_infer_scores_through_the_predict_path(client: TestClient, tmp_path: Pat
         ({"inputs": [tensor(), tensor()]}, "given twice"),
         ({"inputs": []}, "inputs"),
         ({"inputs": [tensor()], "outputs": [{"name": "nope"}]}, "'nope'"),
+        ({"inputs": [tensor(data=[1] * 5)]}, "at most 4 (serve.max_batch)"),
+        ({"inputs": [tensor(data=[[1], [2, 3]], shape=[2, 1])]}, "needs 2 values, got 3"),
     ],
-    ids=["unknown-input", "shape-mismatch", "wrong-datatype", "out-of-range", "twice", "none", "unknown-output"],
+    ids=[
+        "unknown-input",
+        "shape-mismatch",
+        "wrong-datatype",
+        "out-of-range",
+        "twice",
+        "none",
+        "unknown-output",
+        "over-max-batch",
+        "ragged",
+    ],
 )
 def test_bad_requests_are_400_saying_why(client: TestClient, body: dict[str, Any], message: str) -> None:
     response = client.post("/v2/models/demo/infer", json=body)
@@ -73,3 +86,38 @@ def test_unknown_model_or_version_is_404_and_no_model_503(client: TestClient, tm
     with TestClient(create_app(make_spec(tmp_path / "empty"))) as empty:
         assert empty.get("/v2/health/ready").status_code == 400
         assert empty.post("/v2/models/demo/infer", json={"inputs": [tensor()]}).status_code == 503
+
+
+def test_whole_number_inputs_refuse_fractions_and_datatypes_follow_the_schema() -> None:
+    from mlcore.serving.open_inference import (
+        BadTensors,
+        InferenceRequest,
+        RequestInput,
+        TensorMetadata,
+        input_tensors,
+        items_from_tensors,
+    )
+    from pydantic import BaseModel
+
+    class Item(BaseModel):
+        n: int
+        x: float | None = None
+        tags: list[str] = []
+        name: str
+
+    assert [(t.name, t.datatype, t.optional, t.json_encoded) for t in input_tensors(Item)] == [
+        ("n", "INT64", False, False),
+        ("x", "FP64", True, False),
+        ("tags", "BYTES", True, True),
+        ("name", "BYTES", False, False),
+    ]
+    meta = [TensorMetadata(name="n", datatype="INT64", shape=[-1])]
+
+    def request(datatype: str, data: list[Any]) -> InferenceRequest:
+        return InferenceRequest(inputs=[RequestInput(name="n", shape=[len(data)], datatype=datatype, data=data)])
+
+    assert items_from_tensors(request("INT32", [2, 3]), meta, 10) == [{"n": 2}, {"n": 3}]
+    with pytest.raises(BadTensors, match="whole numbers"):
+        items_from_tensors(request("INT64", [1.5]), meta, 10)
+    with pytest.raises(BadTensors, match="whole numbers"):
+        items_from_tensors(request("FP64", [2.0]), meta, 10)

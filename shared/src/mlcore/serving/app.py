@@ -556,6 +556,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
         app,
         model_name=spec.model_name,
         item_schema=spec.item_schema,
+        max_rows=spec.max_batch,
         current=lambda: holder.current,
         unavailable=holder.unavailable,
         read_body=read_body,

@@ -183,8 +183,11 @@ def output_tensors(answers: Sequence[Mapping[str, Any]]) -> list[TensorMetadata]
     return tensors
 
 
-def items_from_tensors(request: InferenceRequest, inputs: Sequence[TensorMetadata]) -> list[dict[str, Any]]:
-    """One request item per row of the input tensors (``BadTensors`` says what is wrong)."""
+def items_from_tensors(
+    request: InferenceRequest, inputs: Sequence[TensorMetadata], max_rows: int
+) -> list[dict[str, Any]]:
+    """One request item per row of the input tensors, at most ``max_rows`` (``BadTensors`` says
+    what is wrong)."""
     known = {t.name: t for t in inputs}
     rows: int | None = None
     columns: dict[str, list[Any]] = {}
@@ -196,14 +199,17 @@ def items_from_tensors(request: InferenceRequest, inputs: Sequence[TensorMetadat
             raise BadTensors(f"input {tensor.name!r} is given twice")
         if any(d < 0 for d in tensor.shape) or (len(tensor.shape) == 2 and tensor.shape[1] != 1):
             raise BadTensors(f"input {tensor.name!r}: shape must be [N] or [N, 1], got {tensor.shape}")
-        if math.prod(tensor.shape) != len(tensor.data):
+        values = _flat(tensor.data)
+        if math.prod(tensor.shape) != len(values):
             raise BadTensors(
-                f"input {tensor.name!r}: shape {tensor.shape} needs {math.prod(tensor.shape)} values, got {len(tensor.data)}"
+                f"input {tensor.name!r}: shape {tensor.shape} needs {math.prod(tensor.shape)} values, got {len(values)}"
             )
         if rows is not None and tensor.shape[0] != rows:
             raise BadTensors(f"input {tensor.name!r} has {tensor.shape[0]} rows, other inputs {rows}")
+        if tensor.shape[0] > max_rows:
+            raise BadTensors(f"input {tensor.name!r} has {tensor.shape[0]} rows: at most {max_rows} (serve.max_batch)")
         rows = tensor.shape[0]
-        columns[tensor.name] = [_decode(tensor, meta, value) for value in _flat(tensor.data)]
+        columns[tensor.name] = [_decode(tensor, meta, value) for value in values]
     missing = [t.name for t in inputs if not t.optional and t.name not in columns]
     if missing:
         raise BadTensors(f"missing input tensor(s) {missing}")
@@ -213,7 +219,8 @@ def items_from_tensors(request: InferenceRequest, inputs: Sequence[TensorMetadat
 
 
 def _flat(data: list[Any]) -> list[Any]:
-    return [v for row in data for v in (row if isinstance(row, list) else [row])]
+    """Row-major values of a tensor given flat (``[1, 2]``) or nested (``[[1], [2]]``)."""
+    return [v for item in data for v in (_flat(item) if isinstance(item, list) else [item])]
 
 
 def _decode(tensor: RequestInput, meta: TensorMetadata, value: Any) -> Any:
@@ -235,8 +242,8 @@ def _decode(tensor: RequestInput, meta: TensorMetadata, value: Any) -> Any:
     if given not in NUMBER_TYPES or isinstance(value, bool) or not isinstance(value, int | float):
         raise BadTensors(f"{where}: expected a number tensor ({expected}), got {given}")
     if expected in INTEGER_TYPES:
-        if given not in INTEGER_TYPES:
-            raise BadTensors(f"{where}: expected an integer tensor ({expected}), got {given}")
+        if given not in INTEGER_TYPES or (isinstance(value, float) and not value.is_integer()):
+            raise BadTensors(f"{where}: expected whole numbers ({expected}), got {given} {value!r}")
         return int(value)
     return float(value)
 
@@ -265,6 +272,7 @@ def add_routes(
     *,
     model_name: str,
     item_schema: type[BaseModel],
+    max_rows: int,
     current: Callable[[], Any],
     unavailable: Callable[[], str],
     read_body: Callable[[Request, bool], Awaitable[tuple[bytes, bool] | Response]],
@@ -341,7 +349,7 @@ def add_routes(
             return read
         try:
             parsed = request_adapter.validate_json(read[0])
-            items = [item_adapter.validate_python(row) for row in items_from_tensors(parsed, inputs)]
+            items = [item_adapter.validate_python(row) for row in items_from_tensors(parsed, inputs, max_rows)]
         except ValidationError as exc:
             first = exc.errors(include_url=False, include_input=False)[0]
             where = ".".join(str(p) for p in first["loc"]) or "body"
