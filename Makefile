@@ -15,7 +15,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv browser demo test test-shared test-suite test-projects data ui new sync sync-check lint format bench clean
+.PHONY: help venv browser demo test test-shared test-suite test-projects data team-up team-down ui new sync sync-check lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-13s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,6 +59,13 @@ test-projects: venv ## Each project's own make test
 data: venv ## Fetch and validate each project's data (DVC stages ingest, validate)
 	@for p in $(PROJECTS); do echo "[data] $$p"; (cd $$p && dvc repro -q validate && $(PY) -m mlcore.data.acquire pretrained); done
 
+TEAM_STATE ?= $(CURDIR)/.team
+team-up: venv ## A team MLflow server on PostgreSQL (127.0.0.1:5500, artifacts served); then export MLFLOW_TRACKING_URI=http://127.0.0.1:5500
+	@$(PY) -m mlcore.team up --state $(TEAM_STATE)
+
+team-down: venv ## Stop the team MLflow server and its PostgreSQL (data kept in .team/)
+	@$(PY) -m mlcore.team down --state $(TEAM_STATE)
+
 ui: venv ## MLflow UI over every project's runs and models, on http://127.0.0.1:5000
 	@$(PY) -m mlcore.ui --root $(CURDIR)
 
@@ -74,7 +81,7 @@ sync-check: venv ## Fail when a project's template-owned files differ from the t
 lint: venv ## Ruff lint and format check over the whole suite
 	@$(VENV)/bin/ruff check shared tools tests benchmarks $(PROJECTS)
 	@$(VENV)/bin/ruff format --check shared tools tests benchmarks $(PROJECTS)
-	@$(VENV)/bin/hadolint $(addsuffix /Dockerfile,$(PROJECTS))
+	@$(VENV)/bin/hadolint $(addsuffix /Dockerfile,$(PROJECTS)) deploy/team/Dockerfile
 
 format: venv ## Ruff fix and format
 	@$(VENV)/bin/ruff check --fix shared tools tests benchmarks $(PROJECTS)

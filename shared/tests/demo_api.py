@@ -16,6 +16,7 @@ from typing import Any
 from mlcore.lifecycle.artifacts import SERVING_METADATA
 from mlcore.serving.app import ServingSpec, create_app, run
 from mlcore.serving.protocol import ClientLimits
+from mlcore.serving.rollout import RolloutSettings
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -36,11 +37,19 @@ class Scaler:
         return [{"y": item.x * self.factor} for item in items]
 
 
-def load(path: Path) -> Scaler:
-    return Scaler(float((path / "factor.txt").read_text()))
+class Broken:
+    """A model that fails on every request (a challenger for the guard-rail tests)."""
+
+    def predict(self, items: Sequence[Item]) -> list[dict[str, Any]]:
+        raise RuntimeError("this model is broken")
 
 
-def export(path: Path, version: str, factor: float) -> None:
+def load(path: Path) -> Scaler | Broken:
+    factor = (path / "factor.txt").read_text()
+    return Broken() if factor == "broken" else Scaler(float(factor))
+
+
+def export(path: Path, version: str, factor: float | str) -> None:
     path.mkdir(parents=True, exist_ok=True)
     (path / "factor.txt").write_text(str(factor))
     (path / SERVING_METADATA).write_text(
@@ -70,6 +79,10 @@ def main(argv: list[str]) -> None:
     overrides = {key: json.loads(value) for key, value in (field.split("=", 1) for field in fields)}
     if "client_limits" in overrides:
         overrides["client_limits"] = ClientLimits(**overrides["client_limits"])
+    if "rollout" in overrides:
+        overrides["rollout"] = RolloutSettings.from_config(overrides["rollout"])
+    if "challenger_export" in overrides:
+        overrides["challenger_export"] = Path(overrides["challenger_export"])
     run(create_app(make_spec(Path(root), **overrides)), host="127.0.0.1", port=int(port))
 
 

@@ -29,9 +29,11 @@ def client(tmp_path: Path):
 
 def test_single_and_batch_name_the_version(client: TestClient) -> None:
     one = client.post("/predict", json={"x": 3})
-    assert one.json() == {"model_version": "1", "y": 6.0} and one.headers["x-model-version"] == "1"
-    batch = client.post("/predict", json={"items": [{"x": 1}, {"x": 2}]})
-    assert batch.json() == {"model_version": "1", "predictions": [{"y": 2.0}, {"y": 4.0}]}
+    rid = one.json().pop("request_id")
+    assert one.json() == {"model_version": "1", "y": 6.0, "request_id": rid} and one.headers["x-model-version"] == "1"
+    assert one.headers["x-request-id"] == rid and len(rid) == 32
+    batch = client.post("/predict", json={"items": [{"x": 1}, {"x": 2}]}, headers={"x-request-id": "order-17"})
+    assert batch.json() == {"model_version": "1", "request_id": "order-17", "predictions": [{"y": 2.0}, {"y": 4.0}]}
 
 
 @pytest.mark.parametrize(
@@ -69,7 +71,8 @@ def test_reload_switches_model(client: TestClient, tmp_path: Path) -> None:
     export(tmp_path / "export", "2", 10.0)
     reloaded = client.post("/admin/reload")
     assert reloaded.json() == {"status": "reloaded", "previous_version": "1", "model_version": "2"}
-    assert client.post("/predict", json={"x": 3}).json() == {"model_version": "2", "y": 30.0}
+    answer = client.post("/predict", json={"x": 3}).json()
+    assert (answer["model_version"], answer["y"]) == ("2", 30.0)
     assert client.get("/metadata").json()["run_id"] == "r2"
 
 

@@ -10,6 +10,7 @@ import sqlite3
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -214,3 +215,78 @@ def test_slow_clients_are_cut_off_while_predictions_keep_flowing(tmp_path: Path)
     assert len(codes) > 50 and set(codes) == {200}
     assert all(answer.startswith(b"HTTP/1.1 408") for answer in answers), {a[:40] for a in answers}
     assert b"headers not received within 1 s" in answers[0] and b"body not received" in answers[-2]
+
+
+def register_version(client: object, store: Path, factor: float) -> str:
+    """One more version of ``demo`` (a ``factor.txt``) in the store; its version number."""
+    run = client.create_run(client.get_experiment_by_name("demo").experiment_id)  # type: ignore[attr-defined]
+    folder = store / f"model-{factor}"
+    folder.mkdir()
+    (folder / "factor.txt").write_text(str(factor))
+    client.log_artifacts(run.info.run_id, str(folder), artifact_path="model")  # type: ignore[attr-defined]
+    client.set_terminated(run.info.run_id)  # type: ignore[attr-defined]
+    return str(client.create_model_version("demo", f"runs:/{run.info.run_id}/model", run.info.run_id).version)  # type: ignore[attr-defined]
+
+
+def test_rollback_reaches_a_running_server_with_no_failed_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make rollback`'s command under load: the server switches back and every request succeeds."""
+    import mlflow
+    from mlcore.lifecycle import alias_commands, champion
+    from omegaconf import OmegaConf
+
+    store = tmp_path / "store"
+    store.mkdir()
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_experiment("demo", artifact_location=(store / "artifacts").as_uri())
+    client.create_registered_model("demo")
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    champion.move_champion("demo", register_version(client, store, 2.0), via="pipeline", why="first")
+    champion.move_champion("demo", register_version(client, store, 3.0), via="pipeline", why="second")
+    port = free_port()
+    cfg = OmegaConf.create(
+        {
+            "project": {"model_name": "demo", "experiment": "demo"},
+            "paths": {"export": "export"},
+            "serve": {"host": "127.0.0.1", "port": port, "admin_token": None},
+        }
+    )
+    statuses: list[int] = []
+    ys: list[float] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            while not stop.is_set():
+                try:
+                    response = http.post("/predict", json={"x": 1})
+                except httpx.TransportError:
+                    statuses.append(-1)
+                    continue
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    ys.append(response.json()["y"])
+
+    fields = ["prefer_registry=true", f'tracking_uri="{uri}"']
+    with running_server(serve_cmd(tmp_path, port, *fields), port, cwd=tmp_path, timeout=60) as (base, _):
+        assert httpx.get(f"{base}/ready").json()["model_version"] == "2"
+        threads = [threading.Thread(target=load, daemon=True) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.0)
+        assert alias_commands.run(cfg, tmp_path, "rollback", why="v2 answers wrong") == 0
+        time.sleep(1.0)
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+        ready = httpx.get(f"{base}/ready").json()
+        again = alias_commands.run(cfg, tmp_path, "rollback", why="twice")
+    assert ready["model_version"] == "1"
+    assert len(statuses) > 50 and set(statuses) == {200}, Counter(statuses)
+    assert ys[0] == 3.0 and ys[-1] == 2.0 and set(ys) == {2.0, 3.0}
+    assert again == 0 and champion.alias_version("demo", "champion").version == 1
+    assert json.loads((tmp_path / "export" / "serving_metadata.json").read_text())["version"] == "1"

@@ -54,7 +54,11 @@ def client(tmp_path: Path, **kw: Any) -> TestClient:
 def test_one_file_and_a_batch_of_files(tmp_path: Path) -> None:
     with client(tmp_path, upload_field="data", page="<h1>hello</h1>") as c:
         one = c.post("/predict", files={"file": ("a.bin", b"12345", "application/octet-stream")})
-        assert one.status_code == 200 and one.json() == {"model_version": "3", "size": 5}
+        assert one.status_code == 200 and one.json() == {
+            "model_version": "3",
+            "size": 5,
+            "request_id": one.headers["x-request-id"],
+        }
         many = c.post("/predict", files=[("files", ("a", b"1", "x/y")), ("files", ("b", b"22", "x/y"))])
         assert many.json()["predictions"] == [{"size": 1}, {"size": 2}]
         assert c.get("/").text == "<h1>hello</h1>"

@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from mlcore.foundation.config import hydra_entry, load_params
 from mlcore.lifecycle import tracking
+from mlcore.serving import feedback
 from mlcore.serving.app import ServingSpec, create_app, run, run_workers, worker_config_path
 from omegaconf import DictConfig
 
@@ -30,6 +31,8 @@ def build_app(cfg: DictConfig, root: Path = PROJECT_ROOT) -> FastAPI:
             tracking_uri=tracking.tracking_uri(root) if serve.prefer_registry else None,
             cache_dir=root / serve.cache_dir / str(os.getpid()),
             drift_report=root / cfg.monitor.report_json,
+            rollout=cfg.rollout,  # champion/challenger modes, guard rails, the online test
+            feedback_kind=feedback.kind_of(cfg.project.task_type),  # what POST /feedback takes
             model_name=cfg.project.model_name,
             item_schema=Item,
             answer_schema=Answer,

@@ -54,7 +54,8 @@ def test_predict_one_and_batch_name_the_version(server: str, trained: dict[str, 
     assert batch.status_code == 200, batch.text
     preds = batch.json()["predictions"]
     assert len(preds) == 3
-    assert preds[0] == {k: v for k, v in one.json().items() if k != "model_version"}
+    assert preds[0] == {k: v for k, v in one.json().items() if k not in ("model_version", "request_id")}
+    assert one.headers["x-request-id"] == one.json()["request_id"] != batch.json()["request_id"]
 
 
 @pytest.mark.parametrize(
@@ -244,3 +245,30 @@ def test_serving_never_imports_mlflow_nor_a_compiled_models_library(trained: dic
         assert "torch" not in seen["loaded"], seen
     if (seen["fastpath"] or {}).get("active"):
         assert seen["loaded"] == [], seen
+
+
+def test_feedback_takes_this_tasks_outcome_and_joins_it_to_the_answer(server: str, trained: dict[str, Any]) -> None:
+    from mlcore.foundation.config import load_params
+    from mlcore.serving.feedback import KINDS, kind_of
+
+    kind = kind_of(load_params(ROOT / "params.yaml").project.task_type)
+    field = KINDS[kind][0]
+    answer = httpx.post(f"{server}/predict", json=EXAMPLE).json()
+    outcome = {"label": answer.get("label"), "value": answer.get("prediction"), "responded": True}[field]
+    body = {"request_id": answer["request_id"], field: outcome}
+    first = httpx.post(f"{server}/feedback", json=body)
+    assert first.status_code == 200, first.text
+    assert first.json() == {
+        "status": "recorded",
+        "request_id": answer["request_id"],
+        "item": 0,
+        "model_version": answer["model_version"],
+    }
+    assert httpx.post(f"{server}/feedback", json=body).json()["status"] == "duplicate"
+    wrong = {"label": "no-such-label", "value": "1", "responded": "yes"}[field]
+    refused = httpx.post(f"{server}/feedback", json={"request_id": answer["request_id"], field: wrong})
+    assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == field
+    unknown = httpx.post(f"{server}/feedback", json={"request_id": "never-answered", field: outcome})
+    assert unknown.status_code == 404
+    rollout = httpx.get(f"{server}/rollout").json()
+    assert rollout["mode"] == "champion" and rollout["champion_version"] == trained["decision"].version

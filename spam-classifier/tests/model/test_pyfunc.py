@@ -71,6 +71,7 @@ def api_answers(server: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     assert batch.status_code == 200, batch.text
     one = httpx.post(f"{server}/predict", json=rows[0], timeout=60).json()
     one.pop("model_version")
+    one.pop("request_id")
     answers = batch.json()["predictions"]
     assert_same([one], answers[:1])  # one item and a batch agree (compiled and pipeline paths)
     return answers

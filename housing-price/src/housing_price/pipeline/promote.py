@@ -32,7 +32,7 @@ def promote(cfg: DictConfig, root: Path = PROJECT_ROOT) -> Decision:
             local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp)
             return score(Path(local), test, cfg)
 
-    with step("promote", f"register {cfg.project.model_name} and decide on @champion"):
+    with step("promote", f"register {cfg.project.model_name} and decide on @{cfg.rollout.register_as}"):
         decision = register_and_promote(
             model_name=cfg.project.model_name,
             model_uri=run_info["model_uri"],
@@ -41,6 +41,7 @@ def promote(cfg: DictConfig, root: Path = PROJECT_ROOT) -> Decision:
             gates=gates_from_config(to_dict(rules.gates)),
             primary_metric=rules.primary_metric,
             higher_is_better=rules.higher_is_better,
+            register_as=cfg.rollout.register_as,
         )
     with owned_run(run_id=run_info["run_id"]):
         mlflow.set_tags(
@@ -56,7 +57,7 @@ def promote(cfg: DictConfig, root: Path = PROJECT_ROOT) -> Decision:
             registry.download_champion(cfg.project.model_name, root / cfg.paths.export)
         except Exception as exc:  # noqa: BLE001 - no champion yet: nothing to export
             say("promote", f"no champion to export yet ({exc})")
-    verdict = "PROMOTED to @champion" if decision.promoted else "kept as a candidate"
+    verdict = f"PROMOTED to @{cfg.rollout.register_as}" if decision.promoted else "kept as a candidate"
     say("promote", f"version {decision.version} {verdict}: {decision.reason}")
     return decision
 

@@ -97,14 +97,20 @@ def register_and_promote(
     gates: list[Gate],
     primary_metric: str,
     higher_is_better: bool = True,
+    register_as: str = CHAMPION,
 ) -> Decision:
     """Register ``model_uri`` as a new version of ``model_name`` and decide on ``@champion``.
 
     ``evaluate_champion(model_uri)`` scores the current champion on the same test data as the
     candidate. The decision and its reason are recorded as tags on the new version and written into
-    its description (what the MLflow UI shows on the version's page).
+    its description (what the MLflow UI shows on the version's page); a move of ``@champion`` is
+    recorded for ``make rollback`` (``mlcore.lifecycle.champion``). With ``register_as="challenger"``
+    a candidate that passes the gates becomes ``@challenger`` (the online test decides the rest)
+    and ``@champion`` stays where it is.
     """
     import mlflow
+
+    from mlcore.lifecycle.champion import CHALLENGER, move_champion
 
     client = mlflow.MlflowClient()
     champion_mv = current_champion(model_name)
@@ -113,6 +119,10 @@ def register_and_promote(
     if champion_mv is not None:
         champion_metrics = dict(evaluate_champion(f"models:/{model_name}/{champion_mv.version}"))
     promoted, reason = decide(candidate_metrics, champion_metrics, gates, primary_metric, higher_is_better)
+    if register_as == CHALLENGER:  # the offline gates only: traffic decides against the champion
+        promoted, reason = decide(candidate_metrics, None, gates, primary_metric, higher_is_better)
+        if promoted:
+            reason = "passed quality gates: registered as @challenger for the online test; @champion stays"
     decision = Decision(
         promoted=promoted,
         reason=reason,
@@ -129,15 +139,17 @@ def register_and_promote(
     client.set_model_version_tag(model_name, version.version, "promotion.reason", reason)
     for name, value in candidate_metrics.items():
         client.set_model_version_tag(model_name, version.version, f"metric.{name}", f"{value:.6g}")
-    client.update_model_version(model_name, version.version, description=describe(decision))
-    if promoted:
-        client.set_registered_model_alias(model_name, CHAMPION, version.version)
+    client.update_model_version(model_name, version.version, description=describe(decision, register_as))
+    if promoted and register_as == CHALLENGER:
+        client.set_registered_model_alias(model_name, CHALLENGER, version.version)
+    elif promoted:
+        move_champion(model_name, str(version.version), via="pipeline", why=reason, previous=decision.champion_version)
     return decision
 
 
-def describe(decision: Decision) -> str:
+def describe(decision: Decision, register_as: str = CHAMPION) -> str:
     """The model version's description in the registry: the decision, its reason and the figures."""
-    verdict = "Promoted to @champion" if decision.promoted else "Registered, not promoted"
+    verdict = f"Promoted to @{register_as}" if decision.promoted else "Registered, not promoted"
     lines = [f"**{verdict}**: {decision.reason}", ""]
     primary = decision.primary_metric
     lines.append(f"- candidate {primary}: {decision.candidate.get(primary, float('nan')):.4g}")

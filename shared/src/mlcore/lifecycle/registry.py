@@ -53,18 +53,18 @@ class ResolvedModel:
         return str(self.metadata.get("version", "unknown"))
 
 
-def champion_metadata(model_name: str) -> dict[str, Any]:
-    """Name, version, run id, training-data hashes and metrics of ``@champion``."""
+def champion_metadata(model_name: str, alias: str = CHAMPION) -> dict[str, Any]:
+    """Name, version, run id, training-data hashes and metrics of ``@champion`` (or ``alias``)."""
     import mlflow
 
     client = mlflow.MlflowClient()
-    mv = client.get_model_version_by_alias(model_name, CHAMPION)
+    mv = client.get_model_version_by_alias(model_name, alias)
     run = client.get_run(mv.run_id) if mv.run_id else None
     tags = run.data.tags if run else {}
     return {
         "model_name": model_name,
         "version": str(mv.version),
-        "alias": CHAMPION,
+        "alias": alias,
         "run_id": mv.run_id,
         "source": mv.source,
         "git_commit": tags.get("git.commit"),
@@ -73,16 +73,16 @@ def champion_metadata(model_name: str) -> dict[str, Any]:
     }
 
 
-def download_champion(model_name: str, dest: str | Path) -> ResolvedModel:
-    """Copy ``@champion`` out of the registry into ``dest`` (replaced atomically)."""
+def download_champion(model_name: str, dest: str | Path, alias: str = CHAMPION) -> ResolvedModel:
+    """Copy ``@champion`` (or ``alias``) out of the registry into ``dest`` (replaced atomically)."""
     import mlflow
 
     dest = Path(dest)
-    meta = champion_metadata(model_name)
+    meta = champion_metadata(model_name, alias)
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
     try:
-        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}@{CHAMPION}", dst_path=str(staging))
+        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}@{alias}", dst_path=str(staging))
         write_json(meta, serving_metadata_path(staging))
         old = dest.with_name(f".{dest.name}.old")
         if dest.exists():
@@ -97,7 +97,11 @@ def download_champion(model_name: str, dest: str | Path) -> ResolvedModel:
 
 
 def fetch_champion(
-    model_name: str, dest: str | Path, tracking_uri: str | None = None, timeout: float = REGISTRY_TIMEOUT_S
+    model_name: str,
+    dest: str | Path,
+    tracking_uri: str | None = None,
+    timeout: float = REGISTRY_TIMEOUT_S,
+    alias: str = CHAMPION,
 ) -> ResolvedModel:
     """``download_champion`` in a child process (the caller stays free of MLflow), given ``timeout`` s."""
     env = dict(os.environ)
@@ -107,7 +111,7 @@ def fetch_champion(
     env.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(int(timeout / 2), 1)))
     try:
         done = subprocess.run(  # noqa: S603 - our own module, fixed arguments
-            [sys.executable, "-m", __name__, model_name, str(dest)],
+            [sys.executable, "-m", __name__, model_name, str(dest), alias],
             capture_output=True,
             text=True,
             env=env,
@@ -122,7 +126,7 @@ def fetch_champion(
         lines = done.stderr.strip().splitlines()
         detail = lines[-1] if lines else f"registry fetch exited with {done.returncode}"
         if "RESOURCE_DOES_NOT_EXIST" in detail or "not found" in detail.lower():
-            raise RegistryUnavailable(f"the model registry has no {model_name}@{CHAMPION}", detail)
+            raise RegistryUnavailable(f"the model registry has no {model_name}@{alias}", detail)
         raise RegistryUnavailable("the model registry is unreachable", detail)
     return ResolvedModel(Path(dest), json.loads(done.stdout.strip().splitlines()[-1]))
 
@@ -176,17 +180,17 @@ def _served_from(resolved: ResolvedModel, source: str, **extra: str) -> Resolved
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m mlcore.lifecycle.registry <model name> <dest>``: download ``@champion`` into
-    ``dest`` and print its metadata as one JSON line."""
+    """``python -m mlcore.lifecycle.registry <model name> <dest> [alias]``: download ``@champion``
+    (or ``alias``) into ``dest`` and print its metadata as one JSON line."""
     from mlcore.lifecycle.tracking import quiet_environment
 
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python -m mlcore.lifecycle.registry <model name> <dest folder>", file=sys.stderr)
+    if len(args) not in (2, 3):
+        print("usage: python -m mlcore.lifecycle.registry <model name> <dest folder> [alias]", file=sys.stderr)
         return 2
     quiet_environment()
     try:
-        resolved = download_champion(args[0], args[1])
+        resolved = download_champion(*args)
     except Exception as exc:  # noqa: BLE001 - one line for the parent process
         print(mask_credentials(f"{type(exc).__name__}: {str(exc)[:500]}".replace("\n", " ")), file=sys.stderr)
         return 1

@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -44,14 +45,17 @@ from starlette.requests import ClientDisconnect
 from mlcore import fastpath
 from mlcore.foundation.redact import mask_credentials
 from mlcore.lifecycle import registry
+from mlcore.serving import arms as arms_module
 from mlcore.serving import open_inference
-from mlcore.serving.predictor import InputError, MicroBatcher, Predictor, execution_of, log_inputs
+from mlcore.serving.predictor import InputError, MicroBatcher, Predictor, execution_of
 from mlcore.serving.predlog import PredictionLog
 from mlcore.serving.protocol import ClientLimits
+from mlcore.serving.rollout import RolloutSettings
 
 log = logging.getLogger("mlcore.serving.app")
 __all__ = ["InputError", "Loaded", "ModelHolder", "Predictor", "ServingSpec", "ServingState", "create_app", "run"]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # a client's own x-request-id is kept when it looks like this
 
 
 @dataclass
@@ -88,6 +92,11 @@ class ServingSpec:
     # A predictor that logs signals (``log_inputs``) logs the request items as sent only when asked
     # (raw text or images may be personal data).
     log_raw_inputs: bool = False
+    # Champion and challenger (``mlcore.serving.rollout``); the challenger is ``@challenger`` from
+    # the registry, or ``challenger_export`` when the server does not use the registry.
+    rollout: RolloutSettings = field(default_factory=RolloutSettings)
+    challenger_export: Path | None = None
+    feedback_kind: str | None = None  # label | value | response (``mlcore.serving.feedback``); None: no /feedback
 
     @classmethod
     def from_config(
@@ -97,6 +106,7 @@ class ServingSpec:
         *,
         cache_dir: Path,
         drift_report: Path | None = None,
+        rollout: Mapping[str, Any] | None = None,
         **project: Any,
     ) -> ServingSpec:
         """The spec from the ``serve`` config group (paths relative to ``root``) and the project's
@@ -118,6 +128,7 @@ class ServingSpec:
             batch_max_items=int(serve.get("batch_max_items", 64)),
             batch_wait_ms=float(serve.get("batch_wait_ms", 5.0)),
             log_raw_inputs=bool(serve.get("log_raw_inputs", False)),
+            rollout=RolloutSettings.from_config(rollout),
             **project,
         )
 
@@ -155,6 +166,44 @@ class ModelHolder:
         self.lock = asyncio.Lock()
         self.on_install = on_install
         self._retry: asyncio.Task[None] | None = None
+        self.challenger: Loaded | None = None
+        self.challenger_error: str | None = None
+
+    @property
+    def challenger_cache(self) -> Path:
+        return self.spec.cache_dir.with_name(self.spec.cache_dir.name + "-challenger")
+
+    def load_challenger(self) -> Loaded:
+        """``@challenger`` from the registry (or ``challenger_export`` without one)."""
+        spec = self.spec
+        if spec.prefer_registry:
+            from mlcore.lifecycle.champion import CHALLENGER
+
+            resolved = registry.fetch_champion(
+                spec.model_name, self.challenger_cache, spec.tracking_uri, spec.registry_timeout_s, alias=CHALLENGER
+            )
+            resolved.metadata = {**resolved.metadata, "served_from": registry.REGISTRY}
+        elif spec.challenger_export is not None:
+            resolved = registry.load_export(spec.challenger_export)
+        else:
+            raise registry.ModelUnavailable(
+                "no challenger: serve.prefer_registry is off and no challenger export is set"
+            )
+        return self._build(resolved)
+
+    async def load_challenger_now(self) -> bool:
+        """Load (or re-load) the challenger; False with ``challenger_error`` set when there is none."""
+        try:
+            loaded = await run_in_threadpool(self.load_challenger)
+        except Exception as exc:  # noqa: BLE001 - the champion keeps serving
+            self.challenger_error = failure_message(exc)
+            log.warning("no challenger loaded", extra={"reason": failure_detail(exc)})
+            return False
+        previous, self.challenger, self.challenger_error = self.challenger, loaded, None
+        log.info("challenger loaded", extra={"version": loaded.version})
+        if previous is not None and previous.batcher is not None:
+            await previous.batcher.close()
+        return True
 
     def load(self) -> Loaded:
         spec = self.spec
@@ -217,8 +266,9 @@ class ModelHolder:
     async def stop(self) -> None:
         if self._retry is not None:
             self._retry.cancel()
-        if self.current is not None and self.current.batcher is not None:
-            await self.current.batcher.close()
+        for loaded in (self.current, self.challenger):
+            if loaded is not None and loaded.batcher is not None:
+                await loaded.batcher.close()
 
     def unavailable(self) -> str:
         return self.error or "still loading"
@@ -245,6 +295,7 @@ class ServingState:
     holder: ModelHolder
     predlog: PredictionLog | None = None
     drift_mtime: float = 0.0
+    arms: Any = None  # mlcore.serving.arms.Arms
 
 
 class ORJSONResponse(JSONResponse):
@@ -345,9 +396,11 @@ class _ModelVersionHeader:
 
         async def send_with_header(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                loaded = self.holder.current
-                version = loaded.version if loaded else "none"
-                message["headers"] = [*message.get("headers", []), (b"x-model-version", version.encode())]
+                headers = message.get("headers", [])
+                if not any(name == b"x-model-version" for name, _ in headers):  # the arm that answered set it
+                    loaded = self.holder.current
+                    version = loaded.version if loaded else "none"
+                    message["headers"] = [*headers, (b"x-model-version", version.encode())]
             await send(message)
 
         await self.app(scope, receive, send_with_header)
@@ -426,18 +479,35 @@ def create_app(spec: ServingSpec) -> FastAPI:
     holder = ModelHolder(spec, installed)
     state = ServingState(holder)
     token = admin_token(spec)
+    arms = arms_module.Arms(
+        spec.rollout,
+        holder,
+        metrics,
+        spec.model_name,
+        spec.feedback_kind,
+        spec.tracking_uri if spec.prefer_registry else None,
+        spec.log_raw_inputs,
+    )
+    state.arms = arms
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
         if spec.prediction_log is not None:
             state.predlog = PredictionLog(spec.prediction_log)
+        arms.open(state.predlog)
         await holder.start()
+        await arms.start()
         yield
+        await arms.stop()
         await holder.stop()
         if state.predlog is not None:
             state.predlog.close()
-        # The registry download is this process's private copy; nothing else reads it.
+        # The registry downloads are this process's private copies; nothing else reads them.
         shutil.rmtree(spec.cache_dir, ignore_errors=True)
+        shutil.rmtree(holder.challenger_cache, ignore_errors=True)
+
+    def authorised(request: Request) -> bool:
+        return not token or request.headers.get("x-admin-token") == token
 
     app = FastAPI(
         title=spec.title,
@@ -456,12 +526,17 @@ def create_app(spec: ServingSpec) -> FastAPI:
         log.exception("unhandled error")
         return _error(500, f"internal error: {type(exc).__name__}")
 
+    request_id_field = (str, Field(description="Quote it in POST /feedback with the true outcome."))
     answer = create_model(
-        "Prediction", __base__=spec.answer_schema, model_version=(str, Field(description="The model that answered."))
+        "Prediction",
+        __base__=spec.answer_schema,
+        model_version=(str, Field(description="The model that answered.")),
+        request_id=request_id_field,
     )
     answers = create_model(
         "PredictionBatch",
         model_version=(str, Field(description="The model that answered.")),
+        request_id=request_id_field,
         predictions=(list[spec.answer_schema], Field(description="One answer per item, in order.")),  # type: ignore[valid-type]
     )
     _document_predict(
@@ -488,19 +563,19 @@ def create_app(spec: ServingSpec) -> FastAPI:
             return _error(415, refused)
         return bytes(body), upload
 
+    async def score_request(items: Sequence[Any], request: Request | None) -> arms_module.Scored | Response:
+        """Answers to validated items from the arm the rollout picks (logged, counted), or the 4xx/503 answer."""
+        key = request.headers.get(spec.rollout.key_header) if request is not None else None
+        given = request.headers.get("x-request-id") if request is not None else None
+        request_id = given if given and REQUEST_ID.fullmatch(given) else None
+        scored = await arms.score(items, key, request_id)
+        if not isinstance(scored, Response):
+            items_total.inc(len(items))
+        return scored
+
     async def score(items: Sequence[Any]) -> tuple[Loaded, list[dict[str, Any]]] | Response:
-        """The served model's answers to validated items (logged, counted), or the 4xx/503 answer."""
-        loaded = holder.current
-        if loaded is None:
-            return _error(503, "no model loaded: " + holder.unavailable())
-        try:
-            outputs = await loaded.answer(items)
-        except InputError as exc:
-            return _error(exc.status, str(exc), [{"field": exc.field, "msg": exc.message, "type": "value_error"}])
-        if state.predlog is not None:
-            state.predlog.record(loaded.version, log_inputs(loaded.predictor, items, raw=spec.log_raw_inputs), outputs)
-        items_total.inc(len(items))
-        return loaded, outputs
+        scored = await score_request(items, None)
+        return scored if isinstance(scored, Response) else (scored.loaded, scored.outputs)
 
     @app.post(
         "/predict",
@@ -544,13 +619,16 @@ def create_app(spec: ServingSpec) -> FastAPI:
             except ValidationError as exc:
                 summary, details = _field_errors(exc)
                 return _error(422, summary, details)
-        scored = await score(items)
+        scored = await score_request(items, request)
         if isinstance(scored, Response):
             return scored
-        loaded, outputs = scored
+        version, rid = scored.loaded.version, scored.request_id
+        headers = {"x-model-version": version, "x-request-id": rid, "x-model-arm": scored.arm}
         if batch:
-            return ORJSONResponse({"model_version": loaded.version, "predictions": outputs})
-        return ORJSONResponse({"model_version": loaded.version, **outputs[0]})
+            return ORJSONResponse(
+                {"model_version": version, "request_id": rid, "predictions": scored.outputs}, headers=headers
+            )
+        return ORJSONResponse({"model_version": version, "request_id": rid, **scored.outputs[0]}, headers=headers)
 
     open_inference.add_routes(
         app,
@@ -562,6 +640,8 @@ def create_app(spec: ServingSpec) -> FastAPI:
         read_body=read_body,
         score=score,
     )
+
+    arms_module.add_routes(app, arms, authorised=authorised, errors=_errors, read_body=read_body)
 
     if spec.page is not None:
         page = spec.page
@@ -610,6 +690,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
     )
     async def prometheus() -> Response:
         _refresh_drift()
+        await run_in_threadpool(arms.refresh_online_metrics)
         if state.predlog is not None:
             log_dropped.set(state.predlog.dropped)
             log_written.set(state.predlog.written)
@@ -668,7 +749,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
         },
     )
     async def reload(request: Request) -> Response:
-        if token and request.headers.get("x-admin-token") != token:
+        if not authorised(request):
             return _error(403, "x-admin-token header missing or wrong")
         async with holder.lock:
             previous = holder.current.version if holder.current else None
@@ -678,6 +759,10 @@ def create_app(spec: ServingSpec) -> FastAPI:
                 log.error("reload failed", extra={"reason": failure_detail(exc)})
                 return _error(503, f"reload failed, still serving {previous}: {failure_message(exc)}")
             await holder.install(loaded)
+            wants_challenger = arms.router.mode != "champion" or holder.challenger is not None
+            if wants_challenger and not await holder.load_challenger_now():  # promoted: no @challenger now
+                holder.challenger = None
+                arms.set_mode("champion", None)
         return ORJSONResponse({"status": "reloaded", "previous_version": previous, "model_version": loaded.version})
 
     return app

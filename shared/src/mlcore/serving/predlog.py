@@ -37,13 +37,19 @@ CREATE TABLE IF NOT EXISTS predictions (
 );
 CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts);
 """
-# One statement per batch: the rows travel as one JSON array of [ts, version, input, output].
+# Columns added since the first release (older logs are migrated in place by ``connect``):
+# the request id a client quotes in /feedback, the item's index in its request, and the arm that
+# produced the row (champion, challenger, or shadow: scored but not returned).
+ADDED_COLUMNS = {"request_id": "TEXT", "item": "INTEGER NOT NULL DEFAULT 0", "arm": "TEXT NOT NULL DEFAULT 'champion'"}
+INDEXES = "CREATE INDEX IF NOT EXISTS predictions_request ON predictions (request_id);"
+# One statement per batch: the rows travel as one JSON array of [ts, version, input, output, request id, item, arm].
 INSERT_BATCH = """
-INSERT INTO predictions (ts, model_version, input, output)
-SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]')
+INSERT INTO predictions (ts, model_version, input, output, request_id, item, arm)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'),
+       json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]')
 FROM json_each(?)
 """
-Row = tuple[float, str, str, str]
+Row = tuple[float, str, str, str, str | None, int, str]
 
 
 def connect(path: str | Path, busy_timeout: float = 30.0) -> sqlite3.Connection:
@@ -53,6 +59,15 @@ def connect(path: str | Path, busy_timeout: float = 30.0) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")  # a committed row survives the process being killed
     conn.executescript(SCHEMA)
+    have = {row[1] for row in conn.execute("PRAGMA table_info(predictions)")}
+    for name, kind in ADDED_COLUMNS.items():
+        if name not in have:
+            try:
+                conn.execute(f"ALTER TABLE predictions ADD COLUMN {name} {kind}")
+            except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                if "duplicate column" not in str(exc):
+                    raise
+    conn.executescript(INDEXES)
     return conn
 
 
@@ -83,11 +98,18 @@ class PredictionLog:
         """Rows answered but not yet committed (what a ``kill -9`` now would lose)."""
         return self._queue.qsize()
 
-    def record(self, model_version: str, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]]) -> None:
+    def record(
+        self,
+        model_version: str,
+        inputs: Sequence[dict[str, Any]],
+        outputs: Sequence[dict[str, Any]],
+        request_id: str | None = None,
+        arm: str = "champion",
+    ) -> None:
         now = time.time()
-        for item, out in zip(inputs, outputs, strict=True):
+        for index, (item, out) in enumerate(zip(inputs, outputs, strict=True)):
             try:
-                self._queue.put_nowait((now, model_version, json.dumps(item), json.dumps(out)))
+                self._queue.put_nowait((now, model_version, json.dumps(item), json.dumps(out), request_id, index, arm))
             except queue.Full:
                 self.dropped += 1
 
@@ -134,7 +156,8 @@ class PredictionLog:
 
 
 def read_window(path: str | Path, last: int | None = None, since: float | None = None) -> pd.DataFrame:
-    """The newest ``last`` rows (and/or those after ``since``) with ``input``/``output`` decoded."""
+    """The newest ``last`` answered rows (and/or those after ``since``) with ``input``/``output``
+    decoded; shadow rows (scored, not returned) are left out: each request counts once."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
@@ -142,10 +165,13 @@ def read_window(path: str | Path, last: int | None = None, since: float | None =
         )
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        query = "SELECT id, ts, model_version, input, output FROM predictions"
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(predictions)")}
+        query = "SELECT id, ts, model_version, input, output FROM predictions WHERE 1 = 1"
         args: list[Any] = []
+        if "arm" in columns:
+            query += " AND arm != 'shadow'"
         if since is not None:
-            query += " WHERE ts >= ?"
+            query += " AND ts >= ?"
             args.append(since)
         query += " ORDER BY id DESC"
         if last is not None:

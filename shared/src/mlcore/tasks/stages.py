@@ -31,6 +31,23 @@ def read_splits(cfg: DictConfig, root: Path, names: tuple[str, ...] = SPLITS) ->
     return {name: pd.read_parquet(split_path(cfg, root, name)) for name in names}
 
 
+def with_extra_rows(train: pd.DataFrame, cfg: DictConfig, root: Path) -> pd.DataFrame:
+    """The train split plus the rows of ``rollout.extra_data`` (parquet files with the split's
+    columns: labelled feedback that ``retrain-on-drift`` wrote); validation and test stay as they
+    are, so the candidate is compared with the champion on the same data."""
+    extra = list((cfg.get("rollout") or {}).get("extra_data") or [])
+    if not extra:
+        return train
+    frames = [pd.read_parquet(Path(root) / path) for path in extra]
+    for path, frame in zip(extra, frames, strict=True):
+        missing = set(train.columns) - set(frame.columns)
+        if missing:
+            raise ValueError(f"rollout.extra_data {path} lacks the train split's columns {sorted(missing)}")
+    added = pd.concat([frame[train.columns] for frame in frames], ignore_index=True)
+    say("train", f"train split {len(train)} rows + {len(added)} from rollout.extra_data")
+    return pd.concat([train, added], ignore_index=True)
+
+
 def train(task: Task, cfg: DictConfig, root: Path) -> dict[str, Any]:
     """Fit, profile the reference, log the run and the model, copy it to ``paths.model``."""
     from mlcore.monitoring.drift import build_profile
@@ -38,6 +55,7 @@ def train(task: Task, cfg: DictConfig, root: Path) -> dict[str, Any]:
 
     tracking.configure(root, cfg.project.experiment)
     splits = read_splits(cfg, root, ("train", "val"))
+    splits["train"] = with_extra_rows(splits["train"], cfg, root)
     if cfg.get("trainer") and cfg.trainer.get("checkpoint_dir"):  # relative to the project, like every path
         cfg.trainer.checkpoint_dir = str(Path(root) / cfg.trainer.checkpoint_dir)
     fitted = task.fit(cfg, splits["train"], splits["val"])

@@ -57,6 +57,11 @@ class Predictor:
         self.key = f"{self.positive}_probability"
 
     @property
+    def labels(self) -> list[str]:
+        """Both labels, negative first (what ``POST /feedback`` accepts)."""
+        return [self.negative, self.positive]
+
+    @property
     def pipeline(self) -> Any:
         return self.model.native
 

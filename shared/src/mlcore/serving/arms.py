@@ -1,0 +1,422 @@
+"""The champion/challenger runtime of the API: which model answers, shadow copies, guard rails,
+per-arm metrics, feedback and the experiment record; and the endpoints that drive them:
+``POST /feedback``, ``GET /rollout``, ``POST /admin/rollout``.
+
+The routing decisions are ``mlcore.serving.rollout`` (pure); the test's statistics are
+``mlcore.monitoring.abtest``, read from the prediction log's database, which every worker of a
+multi-worker server shares (the guard rail and the mode are per worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlcore.serving.feedback import Conflict, FeedbackAccepted, FeedbackStore, UnknownRequest, feedback_model
+from mlcore.serving.predictor import InputError, log_inputs
+from mlcore.serving.rollout import CHALLENGER, CHAMPION, MODES, SHADOW, RolloutSettings, Router
+
+log = logging.getLogger("mlcore.serving.arms")
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+
+
+class RolloutChange(BaseModel):
+    """``POST /admin/rollout``: the mode to switch to, and the challenger's share (canary, ab)."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: str = Field(json_schema_extra={"enum": list(MODES)}, description="champion | shadow | canary | ab")
+    share: float | None = Field(default=None, ge=0.0, le=1.0, description="Challenger's share of requests")
+    reload: bool = Field(default=False, description="Fetch @challenger again before switching")
+
+
+class RolloutStatus(BaseModel):
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+    mode: str
+    challenger_share: float
+    guard_rail: str | None = Field(description="Why the guard rail cut the challenger off, if it did.")
+    champion_version: str | None
+    challenger_version: str | None
+    challenger: str | None = Field(default=None, description="Why no challenger is loaded, if none is.")
+    test: dict[str, Any] | None = Field(default=None, description="The running experiment judged so far.")
+
+
+@dataclass
+class Scored:
+    loaded: Any  # the Loaded model that answered
+    outputs: list[dict[str, Any]]
+    arm: str
+    request_id: str
+
+
+class Arms:
+    """Champion and challenger of one server process."""
+
+    def __init__(
+        self,
+        settings: RolloutSettings,
+        holder: Any,  # ModelHolder: .current, .challenger, .load_challenger()
+        metrics: CollectorRegistry,
+        model_name: str,
+        feedback_kind: str | None,
+        tracking_uri: str | None,
+        log_raw_inputs: bool,
+    ) -> None:
+        self.settings = settings
+        self.router = Router(settings)
+        self.holder = holder
+        self.model_name = model_name
+        self.feedback_kind = feedback_kind
+        self.tracking_uri = tracking_uri
+        self.log_raw_inputs = log_raw_inputs
+        self.predlog: Any = None  # PredictionLog, set at start-up
+        self.store: FeedbackStore | None = None
+        self._shadows: set[asyncio.Task[None]] = set()
+        labels = ("arm", "version")
+        self.requests = Counter(
+            "rollout_requests_total", "Requests scored per arm and version", labels, registry=metrics
+        )
+        self.errors = Counter("rollout_errors_total", "Scoring errors per arm and version", labels, registry=metrics)
+        self.latency = Histogram(
+            "rollout_latency_seconds", "Scoring latency per arm", ["arm"], buckets=LATENCY_BUCKETS, registry=metrics
+        )
+        self.shadow_skipped = Counter(
+            "rollout_shadow_skipped_total", "Shadow copies skipped (too many in flight)", registry=metrics
+        )
+        self.mode_gauge = Gauge("rollout_mode", "1 for the current mode", ["mode"], registry=metrics)
+        self.share_gauge = Gauge(
+            "rollout_challenger_share", "Share of requests the challenger answers", registry=metrics
+        )
+        self.guard_gauge = Gauge(
+            "rollout_guard_rail_tripped", "1 when the guard rail cut the challenger off", registry=metrics
+        )
+        self.feedback_total = Counter(
+            "feedback_total", "Feedback stored per model version", ["version"], registry=metrics
+        )
+        self.online = Gauge(
+            "online_metric", "Online metric per model version (from feedback)", ["version", "metric"], registry=metrics
+        )
+        self._online_at = 0.0
+        self._show_mode()
+
+    # -- life cycle -------------------------------------------------------------------------------
+    def open(self, predlog: Any) -> None:
+        self.predlog = predlog
+        if predlog is not None:
+            self.store = FeedbackStore(predlog.path)
+
+    async def start(self) -> None:
+        """Load the challenger when the configured mode needs one (else stay on the champion)."""
+        if self.router.mode != "champion":
+            mode = self.router.mode
+            if await self.ensure_challenger():
+                self._begin_experiment()
+            else:
+                self.router.cut(f"no challenger: {self.holder.challenger_error}")
+                log.warning("rollout mode needs a challenger; serving the champion only", extra={"mode": mode})
+            self._show_mode()
+
+    async def stop(self) -> None:
+        for task in list(self._shadows):
+            task.cancel()
+        if self.store is not None:
+            self.store.close()
+
+    async def ensure_challenger(self, again: bool = False) -> bool:
+        if self.holder.challenger is not None and not again:
+            return True
+        return await self.holder.load_challenger_now()
+
+    # -- scoring ----------------------------------------------------------------------------------
+    async def score(self, items: Sequence[Any], key: str | None, request_id: str | None) -> Scored | Response:
+        from mlcore.serving.app import _error  # the one error shape
+
+        champion = self.holder.current
+        if champion is None:
+            return _error(503, "no model loaded: " + self.holder.unavailable())
+        request_id = request_id or uuid.uuid4().hex
+        challenger = self.holder.challenger
+        arm = self.router.arm_for(key) if challenger is not None else CHAMPION
+        loaded = challenger if arm == CHALLENGER else champion
+        start = time.perf_counter()
+        try:
+            outputs = await loaded.answer(items)
+        except InputError as exc:
+            return _error(exc.status, str(exc), [{"field": exc.field, "msg": exc.message, "type": "value_error"}])
+        except Exception as exc:
+            self.errors.labels(arm, loaded.version).inc()
+            if arm != CHALLENGER:
+                raise
+            # The challenger failed: the champion answers this request; the guard rail counts it.
+            log.error("challenger failed; the champion answers", extra={"reason": f"{type(exc).__name__}: {exc}"[:300]})
+            self._observe(False, 0.0, loaded.version)
+            arm, loaded, start = CHAMPION, champion, time.perf_counter()
+            outputs = await loaded.answer(items)
+        elapsed = time.perf_counter() - start
+        self.requests.labels(arm, loaded.version).inc()
+        self.latency.labels(arm).observe(elapsed)
+        if arm == CHALLENGER:
+            self._observe(True, elapsed * 1000, loaded.version)
+        self._log(loaded, items, outputs, request_id, arm)
+        if self.router.shadowing and challenger is not None:
+            self._shadow(challenger, items, request_id)
+        return Scored(loaded, outputs, arm, request_id)
+
+    def _log(self, loaded: Any, items: Sequence[Any], outputs: list[dict[str, Any]], request_id: str, arm: str) -> None:
+        if self.predlog is not None:
+            inputs = log_inputs(loaded.predictor, items, raw=self.log_raw_inputs)
+            self.predlog.record(loaded.version, inputs, outputs, request_id=request_id, arm=arm)
+        if self.store is not None and arm != SHADOW:
+            self.store.answered(request_id, len(outputs), loaded.version)
+
+    def _shadow(self, challenger: Any, items: Sequence[Any], request_id: str) -> None:
+        if len(self._shadows) >= self.settings.shadow_max_pending:
+            self.shadow_skipped.inc()
+            return
+        task = asyncio.create_task(self._score_shadow(challenger, items, request_id))
+        self._shadows.add(task)
+        task.add_done_callback(self._shadows.discard)
+
+    async def _score_shadow(self, challenger: Any, items: Sequence[Any], request_id: str) -> None:
+        start = time.perf_counter()
+        try:
+            outputs = await challenger.answer(items)
+        except InputError:
+            return  # the same input the champion accepted; nothing to compare
+        except Exception as exc:  # noqa: BLE001 - a shadow never reaches the client
+            self.errors.labels(SHADOW, challenger.version).inc()
+            log.error("shadow scoring failed", extra={"reason": f"{type(exc).__name__}: {exc}"[:300]})
+            self._observe(False, 0.0, challenger.version)
+            return
+        elapsed = time.perf_counter() - start
+        self.requests.labels(SHADOW, challenger.version).inc()
+        self.latency.labels(SHADOW).observe(elapsed)
+        self._observe(True, elapsed * 1000, challenger.version)
+        self._log(challenger, items, outputs, request_id, SHADOW)
+
+    def _observe(self, ok: bool, ms: float, version: str) -> None:
+        reason = self.router.observe(ok, ms)
+        if reason is None:
+            return
+        log.error(
+            "guard rail: challenger cut off, the champion answers everything",
+            extra={"reason": reason, "version": version},
+        )
+        self._end_experiment(f"guard rail: {reason}")
+        self._show_mode()
+        self._tag(
+            version,
+            {"rollout.guard_rail": reason, "rollout.guard_rail_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+        )
+
+    def _tag(self, version: str, tags: dict[str, str]) -> None:
+        """Tag the model version in the registry, off the request path (a child process: this
+        process never imports MLflow)."""
+        if self.tracking_uri is None:
+            return
+        args = [sys.executable, "-m", "mlcore.lifecycle.champion", "tag", self.model_name, version]
+        args += [f"{key}={value}" for key, value in tags.items()]
+        env = {"MLFLOW_TRACKING_URI": self.tracking_uri, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+        import os
+
+        try:
+            subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        except OSError as exc:
+            log.warning("could not tag the model version", extra={"reason": str(exc)})
+
+    # -- mode and experiments ---------------------------------------------------------------------
+    def set_mode(self, mode: str, share: float | None) -> None:
+        previous = self.router.mode
+        self.router.set_mode(mode, share)
+        if previous != "champion":
+            self._end_experiment(f"mode changed to {mode}")
+        if mode != "champion":
+            self._begin_experiment()
+        self._show_mode()
+
+    def _begin_experiment(self) -> None:
+        champion, challenger = self.holder.current, self.holder.challenger
+        if self.store is None or champion is None or challenger is None or self.feedback_kind is None:
+            return
+        from mlcore.monitoring.abtest import resolve_metric
+
+        plan = self.settings.test
+        self.store.begin_experiment(
+            mode=self.router.mode,
+            share=self.router.share,
+            champion_version=champion.version,
+            challenger_version=challenger.version,
+            metric=resolve_metric(plan.metric, self.feedback_kind),
+            alpha=plan.alpha,
+            min_samples=plan.min_samples,
+        )
+
+    def _end_experiment(self, reason: str) -> None:
+        if self.store is not None:
+            self.store.end_experiment(reason)
+
+    def _show_mode(self) -> None:
+        self.mode_gauge.clear()
+        self.mode_gauge.labels(self.router.mode).set(1)
+        self.share_gauge.set(self.router.share)
+        self.guard_gauge.set(1 if self.router.cut_reason else 0)
+
+    def describe(self) -> dict[str, Any]:
+        champion, challenger = self.holder.current, self.holder.challenger
+        return {
+            **self.router.describe(),
+            "champion_version": champion.version if champion else None,
+            "challenger_version": challenger.version if challenger else None,
+            **(
+                {"challenger": self.holder.challenger_error}
+                if challenger is None and self.holder.challenger_error
+                else {}
+            ),
+        }
+
+    def refresh_online_metrics(self) -> None:
+        """The online metrics per version into the gauges (at most every 5 s; called by /metrics)."""
+        if self.store is None or self.feedback_kind is None or time.monotonic() - self._online_at < 5:
+            return
+        self._online_at = time.monotonic()
+        from mlcore.monitoring.abtest import joined, online_metrics
+
+        self.online.clear()
+        for version, figures in online_metrics(joined(self.store.path), self.feedback_kind).items():
+            for name, value in figures.items():
+                self.online.labels(version, name).set(value)
+
+
+def add_routes(
+    app: FastAPI,
+    arms: Arms,
+    *,
+    authorised: Callable[[Request], bool],
+    errors: Callable[..., dict[int | str, dict[str, Any]]],
+    read_body: Callable[[Request, bool], Awaitable[tuple[bytes, bool] | Response]],
+) -> None:
+    """``POST /feedback``, ``GET /rollout`` and ``POST /admin/rollout`` on ``app``."""
+    from mlcore.serving.app import ORJSONResponse, _error, _field_errors
+
+    if arms.feedback_kind is not None:
+        model = feedback_model(arms.feedback_kind)
+        field = model.model_fields.keys() - {"request_id", "item"}
+        (outcome_field,) = field
+
+        @app.post(
+            "/feedback",
+            summary="The true outcome of an answered request (joined to the prediction log)",
+            openapi_extra={
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": model.model_json_schema(ref_template="#/components/schemas/{model}")
+                        }
+                    },
+                }
+            },
+            responses={
+                200: {"model": FeedbackAccepted},
+                404: {"model": _error_model(), "description": "No answered request with this id (or no such item)"},
+                409: {
+                    "model": _error_model(),
+                    "description": "Feedback for this item is already stored with another outcome",
+                },
+                **errors(413, 415, 422, 503),
+            },
+        )
+        async def feedback(request: Request) -> Response:
+            read = await read_body(request, False)
+            if isinstance(read, Response):
+                return read
+            body, _ = read
+            try:
+                given = model.model_validate_json(body, strict=True)
+            except ValidationError as exc:
+                summary, details = _field_errors(exc)
+                return _error(422, summary, details)
+            if arms.store is None:
+                return _error(503, "feedback needs the prediction log: set serve.prediction_log")
+            outcome = {outcome_field: getattr(given, outcome_field)}
+            labels = getattr(getattr(arms.holder.current, "predictor", None), "labels", None)
+            if outcome_field == "label" and labels and outcome["label"] not in [str(x) for x in labels]:
+                return _error(
+                    422,
+                    f"label: {outcome['label']!r} is not one of the model's labels {list(labels)}",
+                    [{"field": "label", "msg": f"not one of {list(labels)}", "type": "enum"}],
+                )
+            try:
+                status, version = await run_in_threadpool(arms.store.record, given.request_id, given.item, outcome)
+            except UnknownRequest as exc:
+                return _error(404, str(exc))
+            except Conflict as exc:
+                return _error(409, str(exc))
+            if status == "recorded":
+                arms.feedback_total.labels(version).inc()
+            return ORJSONResponse(
+                {"status": status, "request_id": given.request_id, "item": given.item, "model_version": version}
+            )
+
+    @app.get(
+        "/rollout",
+        summary="Champion, challenger, mode, guard rail and the online test so far",
+        response_model=RolloutStatus,
+    )
+    async def rollout_status() -> Response:
+        answer = arms.describe()
+        if arms.store is not None and arms.feedback_kind is not None:
+            from mlcore.monitoring.abtest import analyse
+
+            analysis = await run_in_threadpool(analyse, arms.store.path, arms.feedback_kind)
+            if analysis is not None:
+                answer["test"] = {k: v for k, v in analysis.to_dict().items() if k != "curve"}
+        return ORJSONResponse(answer)
+
+    @app.post(
+        "/admin/rollout",
+        summary="Switch the mode (champion, shadow, canary, ab) and the challenger's share",
+        responses={
+            200: {"model": RolloutStatus},
+            403: {"model": _error_model(), "description": "Admin token missing or wrong"},
+            409: {"model": _error_model(), "description": "The mode needs a challenger and none can be loaded"},
+            **errors(422),
+        },
+    )
+    async def change_rollout(request: Request) -> Response:
+        if not authorised(request):
+            return _error(403, "x-admin-token header missing or wrong")
+        try:
+            change = RolloutChange.model_validate_json(await request.body())
+        except ValidationError as exc:
+            summary, details = _field_errors(exc)
+            return _error(422, summary, details)
+        if change.mode not in MODES:
+            return _error(
+                422,
+                f"mode: must be one of {', '.join(MODES)}",
+                [{"field": "mode", "msg": f"one of {list(MODES)}", "type": "enum"}],
+            )
+        if change.mode != "champion" and not await arms.ensure_challenger(again=change.reload):
+            return _error(409, f"mode {change.mode} needs a challenger: {arms.holder.challenger_error}")
+        arms.set_mode(change.mode, change.share)
+        log.info("rollout mode changed", extra=arms.router.describe())
+        return ORJSONResponse(arms.describe())
+
+
+def _error_model() -> type[BaseModel]:
+    from mlcore.serving.app import ErrorBody
+
+    return ErrorBody
