@@ -8,7 +8,9 @@ watched by the guard rail, the A/B test with feedback until its sequential test 
 traffic runs out), `make abtest-report`, and `make promote-challenger` when the challenger wins
 (the server reloads) or back to the champion alone when it does not.
 
-Traffic used to retrain (the first part of the test split) is never used in the A/B test.
+Traffic used to retrain (the first part of the test split) is never used in the A/B test. The
+loop starts with a fresh prediction log (the old one is renamed, not deleted), so its drift check
+judges the loop's own traffic.
 Everything is visible in the MLflow UI (`make ui`: versions, aliases, the audit trail tag) and in
 spam-classifier/reports/ (drift.html, abtest.html).
 """
@@ -55,7 +57,7 @@ def traffic(client: httpx.Client, rows: list[tuple[str, str]]) -> dict[str, int]
 
 def rollout(*args: str, env: dict[str, str]) -> int:
     cmd = [sys.executable, "-m", "spam_classifier.rollout", *args]
-    print(f"$ {' '.join(cmd[1:])}", flush=True)
+    print(f"$ python {' '.join(cmd[1:])}", flush=True)
     return subprocess.run(cmd, cwd=PROJECT, env=env, check=False).returncode
 
 
@@ -69,6 +71,13 @@ def main() -> int:
     drift_rows = shifted(test.iloc[: len(test) * 2 // 3])
     ab_rows = shifted(pd.concat([test.iloc[len(test) * 2 // 3 :], val]))
     canary_rows, ab_rows = ab_rows[:150], ab_rows[150:]
+    log = PROJECT / cfg.serve.prediction_log
+    if log.exists():  # the loop's drift check judges the loop's own traffic; the old log is kept
+        kept = log.with_name(f"{log.stem}.{time.strftime('%Y%m%d-%H%M%S')}{log.suffix}")
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{log}{suffix}").exists():
+                Path(f"{log}{suffix}").rename(f"{kept}{suffix}")
+        say(f"prediction log moved to {kept.relative_to(PROJECT)}: the loop starts with a fresh one")
     port = free_port()
     env = {**os.environ, "SERVE_URL": f"http://127.0.0.1:{port}", "PYTHONPATH": str(PROJECT / "src")}
     cmd = [sys.executable, "-m", "spam_classifier.api", f"serve.port={port}"]

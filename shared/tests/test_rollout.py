@@ -188,6 +188,7 @@ def test_feedback_is_joined_idempotent_and_refuses_what_it_cannot_use(tmp_path: 
         malformed = client.post("/feedback", json={"request_id": "a b", "responded": True})
         wrong_type = client.post("/feedback", json={"request_id": rid, "responded": "yes"})
         missing = client.post("/feedback", json={"request_id": rid})
+        huge = client.post("/feedback", json={"request_id": rid, "item": 2**90, "responded": True})
         time.sleep(0.5)
         older = client.post("/feedback", json={"request_id": rid, "responded": True})
     assert first.status_code == 200 and first.json() == {
@@ -204,6 +205,7 @@ def test_feedback_is_joined_idempotent_and_refuses_what_it_cannot_use(tmp_path: 
     assert malformed.status_code == 422 and malformed.json()["detail"][0]["field"] == "request_id"
     assert wrong_type.status_code == 422 and wrong_type.json()["detail"][0]["field"] == "responded"
     assert missing.status_code == 422 and missing.json()["detail"][0]["field"] == "responded"
+    assert huge.status_code == 422 and huge.json()["detail"][0]["field"] == "item"
     assert older.json()["status"] == "duplicate"
     conn = sqlite3.connect(tmp_path / "log.db")
     assert conn.execute("SELECT count(*) FROM feedback").fetchone()[0] == 2
@@ -284,3 +286,41 @@ def test_retrain_on_drift_does_nothing_without_drift(
     assert retrain.retrain_on_drift(cfg, tmp_path, lambda: code) == (3 if code == 3 else 0)
     assert said in capsys.readouterr().err
     assert not (tmp_path / "data").exists()
+
+
+def test_workers_follow_a_switch_and_a_guard_rail_made_by_another_worker(tmp_path: Path) -> None:
+    """Two apps on one prediction log stand for two workers of one server."""
+    guard = {"max_error_rate": 0.05, "min_requests": 5, "window": 20}
+    with client_for(tmp_path) as first:
+        spec = make_spec(tmp_path, rollout=RolloutSettings.from_config({"guard": guard}), feedback_kind="response")
+        spec.challenger_export = tmp_path / "challenger"
+        with TestClient(create_app(spec), raise_server_exceptions=False) as second:
+            assert first.post("/admin/rollout", json={"mode": "canary", "share": 1.0}).status_code == 200
+            time.sleep(1.6)
+            assert second.get("/rollout").json()["mode"] == "canary"
+            assert second.post("/predict", json={"x": 1}).json()["model_version"] == "2"
+            export(tmp_path / "challenger", "2", "broken")  # the challenger starts failing ...
+            assert (
+                second.post("/admin/rollout", json={"mode": "canary", "share": 1.0, "reload": True}).status_code == 200
+            )
+            for _ in range(6):
+                assert second.post("/predict", json={"x": 1}).status_code == 200
+            assert "error rate" in second.get("/rollout").json()["guard_rail"]
+            time.sleep(1.6)
+            followed = first.get("/rollout").json()
+    assert followed["mode"] == "champion" and "guard rail: error rate" in followed["guard_rail"]
+
+
+def test_a_server_started_in_champion_mode_ends_an_experiment_a_killed_server_left_open(tmp_path: Path) -> None:
+    with client_for(tmp_path, mode="shadow") as client:
+        assert client.get("/rollout").json()["mode"] == "shadow"
+    # (a TestClient shuts down cleanly; a killed server leaves the row open just the same)
+    with client_for(tmp_path) as client:
+        time.sleep(1.5)
+        assert client.get("/rollout").json()["mode"] == "champion"
+    conn = sqlite3.connect(tmp_path / "log.db")
+    assert (
+        conn.execute("SELECT end_reason FROM experiments ORDER BY id DESC").fetchone()[0]
+        == "a server started in champion mode"
+    )
+    conn.close()

@@ -334,6 +334,9 @@ def plot_curve(analysis: Analysis, path: Path) -> Path:
         seen, low, high, alpha=0.25, label=f"always-valid {1 - analysis.experiment['alpha']:.0%} interval"
     )
     bottom.axhline(0, color="grey", linewidth=0.8)
+    settled = [look for look in curve if min(look["n_a"], look["n_b"]) >= 50] or curve
+    span = max(max(abs(look["low"]), abs(look["high"])) for look in settled)
+    bottom.set_ylim(-1.1 * span, 1.1 * span)  # the first looks' intervals are wide; show where it settles
     bottom.set_xlabel("items with feedback")
     bottom.set_ylabel("difference")
     bottom.legend()

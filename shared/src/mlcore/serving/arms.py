@@ -3,8 +3,10 @@ per-arm metrics, feedback and the experiment record; and the endpoints that driv
 ``POST /feedback``, ``GET /rollout``, ``POST /admin/rollout``.
 
 The routing decisions are ``mlcore.serving.rollout`` (pure); the test's statistics are
-``mlcore.monitoring.abtest``, read from the prediction log's database, which every worker of a
-multi-worker server shares (the guard rail and the mode are per worker).
+``mlcore.monitoring.abtest``, read from the prediction log's database. Every worker of a
+multi-worker server shares that database, and the newest row of its ``experiments`` table is the
+mode they all follow: a switch (``POST /admin/rollout`` reaches one worker) or a guard rail
+tripped in one worker reaches the others within a second.
 """
 
 from __future__ import annotations
@@ -109,6 +111,8 @@ class Arms:
             "online_metric", "Online metric per model version (from feedback)", ["version", "metric"], registry=metrics
         )
         self._online_at = 0.0
+        self._seen: int | None = None  # the newest experiment this process follows
+        self._follower: asyncio.Task[None] | None = None
         self._show_mode()
 
     # -- life cycle -------------------------------------------------------------------------------
@@ -118,7 +122,12 @@ class Arms:
             self.store = FeedbackStore(predlog.path)
 
     async def start(self) -> None:
-        """Load the challenger when the configured mode needs one (else stay on the champion)."""
+        """Load the challenger when the configured mode needs one (else stay on the champion).
+
+        The configured mode wins over what an earlier server left in the database: started in
+        ``champion`` mode, a server ends an experiment still open there (a killed server's)."""
+        if self.router.mode == "champion" and self.store is not None:
+            self._end_experiment("a server started in champion mode")
         if self.router.mode != "champion":
             mode = self.router.mode
             if await self.ensure_challenger():
@@ -127,8 +136,45 @@ class Arms:
                 self.router.cut(f"no challenger: {self.holder.challenger_error}")
                 log.warning("rollout mode needs a challenger; serving the champion only", extra={"mode": mode})
             self._show_mode()
+        if self.store is not None and self.feedback_kind is not None:
+            self._follower = asyncio.create_task(self._follow())
+
+    async def _follow(self, every: float = 1.0) -> None:
+        """Follow the newest experiment of the shared database: a mode switched, or a guard rail
+        tripped, by another worker of this server reaches this one within ``every`` seconds."""
+        assert self.store is not None
+        while True:
+            await asyncio.sleep(every)
+            try:
+                row = await run_in_threadpool(self.store.latest_experiment)
+            except Exception as exc:  # noqa: BLE001 - keep serving in the current mode
+                log.warning("could not read the experiments table", extra={"reason": str(exc)})
+                continue
+            if row is None or row[0] == self._seen:
+                continue
+            await self._adopt(*row)
+
+    async def _adopt(
+        self, exp_id: int, mode: str, share: float, challenger: str, ended: float | None, reason: str | None
+    ) -> None:
+        self._seen = exp_id
+        if ended is not None:
+            if (reason or "").startswith("guard rail"):
+                self.router.cut(reason or "guard rail")
+            elif self.router.mode != "champion":
+                self.router.set_mode("champion")
+        else:
+            loaded = self.holder.challenger
+            current = loaded is not None and loaded.version == challenger
+            if not current and not await self.ensure_challenger(again=True):
+                return
+            self.router.set_mode(mode, share)
+        log.info("rollout follows the shared experiment", extra={"experiment": exp_id, **self.router.describe()})
+        self._show_mode()
 
     async def stop(self) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
         for task in list(self._shadows):
             task.cancel()
         if self.store is not None:
@@ -253,7 +299,7 @@ class Arms:
         from mlcore.monitoring.abtest import resolve_metric
 
         plan = self.settings.test
-        self.store.begin_experiment(
+        self._seen = self.store.begin_experiment(
             mode=self.router.mode,
             share=self.router.share,
             champion_version=champion.version,
@@ -266,6 +312,8 @@ class Arms:
     def _end_experiment(self, reason: str) -> None:
         if self.store is not None:
             self.store.end_experiment(reason)
+            latest = self.store.latest_experiment()
+            self._seen = latest[0] if latest else None
 
     def _show_mode(self) -> None:
         self.mode_gauge.clear()

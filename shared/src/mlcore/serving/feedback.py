@@ -87,7 +87,10 @@ def feedback_model(kind: str) -> type[BaseModel]:
         "Feedback",
         __config__=ConfigDict(extra="forbid"),
         request_id=(str, Field(pattern=REQUEST_ID, description="The request id of the answer (`request_id`).")),
-        item=(int, Field(default=0, ge=0, description="The item's index in its request (0 for a single item).")),
+        item=(
+            int,
+            Field(default=0, ge=0, le=1_000_000, description="The item's index in its request (0 for a single item)."),
+        ),
         **{name: (annotation, Field(description=descriptions[kind], **constraints))},
     )
 
@@ -162,7 +165,7 @@ class FeedbackStore:
                 )
         return "recorded", version
 
-    def begin_experiment(self, **plan: Any) -> None:
+    def begin_experiment(self, **plan: Any) -> int:
         """Register an online test as it starts (its metric and alpha are fixed from here on)."""
         with self._lock, self._conn:
             self._conn.execute(
@@ -170,10 +173,20 @@ class FeedbackStore:
                 (time.time(), "a new experiment began"),
             )
             columns = ", ".join(plan)
-            self._conn.execute(
+            cursor = self._conn.execute(
                 f"INSERT INTO experiments (started, {columns}) VALUES (?, {', '.join('?' * len(plan))})",  # noqa: S608
                 (time.time(), *plan.values()),
             )
+            return int(cursor.lastrowid or 0)
+
+    def latest_experiment(self) -> tuple[int, str, float, str, float | None, str | None] | None:
+        """(id, mode, share, challenger version, ended, end reason) of the newest experiment: the
+        mode every worker of a server follows."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT id, mode, share, challenger_version, ended, end_reason FROM experiments ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        return tuple(row) if row else None  # type: ignore[return-value]
 
     def end_experiment(self, reason: str) -> None:
         with self._lock, self._conn:
