@@ -324,3 +324,30 @@ def test_a_server_started_in_champion_mode_ends_an_experiment_a_killed_server_le
         == "a server started in champion mode"
     )
     conn.close()
+
+
+def test_thompson_share_follows_the_evidence() -> None:
+    rng = np.random.default_rng(4)
+    good, bad = (rng.random(300) < 0.9).astype(float), (rng.random(300) < 0.6).astype(float)
+    assert abtest.thompson_share(bad, good, True, seed=1) == 0.95  # clipped at 1 - floor
+    assert abtest.thompson_share(good, bad, True, seed=1) == 0.05
+    same = (rng.random(300) < 0.7).astype(float)
+    assert 0.05 < abtest.thompson_share(same, same, True, seed=1) < 0.95
+    assert abtest.thompson_share(np.array([]), np.array([]), True, seed=1) == pytest.approx(0.5, abs=0.05)
+    errors_small, errors_large = rng.normal(5, 1, 200), rng.normal(8, 1, 200)
+    assert abtest.thompson_share(errors_large, errors_small, False, seed=1) == 0.95  # lower is better
+
+
+def test_the_bandit_shifts_traffic_to_the_better_arm(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    with client_for(tmp_path, mode="bandit", bandit_floor=0.1) as client:
+        assert client.get("/rollout").json()["challenger_share"] == 0.5
+        for _ in range(300):
+            answer = client.post("/predict", json={"x": 1}).json()
+            rate = 0.9 if answer["model_version"] == "2" else 0.3
+            client.post("/feedback", json={"request_id": answer["request_id"], "responded": bool(rng.random() < rate)})
+        time.sleep(3.5)  # the share follows the feedback every 2 s
+        status = client.get("/rollout").json()
+        late = Counter(client.post("/predict", json={"x": 1}).json()["model_version"] for _ in range(200))
+    assert status["mode"] == "bandit" and status["challenger_share"] == 0.9
+    assert late["2"] > 160

@@ -274,20 +274,56 @@ class Analysis:
         return asdict(self)
 
 
+def experiment_values(
+    db: str | Path, experiment: Experiment
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
+    """The experiment's joined rows, each arm's rows, and the per-item metric in feedback order
+    with the challenger's items marked."""
+    frame = joined(db, since=experiment.started, until=experiment.ended)
+    a_rows = frame[(frame.model_version == experiment.champion_version) & (frame.arm != "shadow")]
+    b_rows = frame[frame.model_version == experiment.challenger_version]
+    stream = pd.concat([a_rows.assign(is_b=False), b_rows.assign(is_b=True)]).sort_values("feedback_ts", kind="stable")
+    values = np.array(
+        [item_metric(experiment.metric, o, t) for o, t in zip(stream["output"], stream["outcome"], strict=True)],
+        dtype=float,
+    )
+    return frame, a_rows, b_rows, values, stream["is_b"].to_numpy(dtype=bool)
+
+
+def thompson_share(
+    a: np.ndarray,
+    b: np.ndarray,
+    higher_is_better: bool,
+    floor: float = 0.05,
+    draws: int = 4000,
+    seed: int | None = None,
+) -> float:
+    """Thompson sampling's share for the challenger: the posterior probability that it is the better
+    arm (Beta(1 + successes, 1 + failures) for 0/1 metrics, a normal around the mean with the
+    standard error otherwise), kept within [floor, 1 - floor] so both arms keep learning."""
+    rng = np.random.default_rng(seed)
+
+    def posterior(values: np.ndarray) -> np.ndarray:
+        if len(values) and np.isin(values, (0.0, 1.0)).all():
+            wins = float(values.sum())
+            return rng.beta(1 + wins, 1 + len(values) - wins, draws)
+        if len(values) < 2:
+            return rng.normal(0.0, 1e6, draws)  # no evidence yet: anything goes
+        return rng.normal(values.mean(), values.std(ddof=1) / np.sqrt(len(values)) + 1e-12, draws)
+
+    pa, pb = posterior(np.asarray(a, dtype=float)), posterior(np.asarray(b, dtype=float))
+    better = (pb > pa) if higher_is_better else (pb < pa)
+    return float(np.clip(better.mean(), floor, 1 - floor))
+
+
 def analyse(db: str | Path, kind: str, experiment: Experiment | None = None) -> Analysis | None:
     """The latest experiment (or ``experiment``) judged from the feedback; None when none started."""
     experiment = experiment or latest_experiment(db)
     if experiment is None:
         return None
-    frame = joined(db, since=experiment.started, until=experiment.ended)
-    a_rows = frame[(frame.model_version == experiment.champion_version) & (frame.arm != "shadow")]
-    b_rows = frame[frame.model_version == experiment.challenger_version]
-    stream = pd.concat([a_rows.assign(is_b=False), b_rows.assign(is_b=True)]).sort_values("feedback_ts", kind="stable")
+    frame, a_rows, b_rows, values, is_b = experiment_values(db, experiment)
     metric = experiment.metric
-    values = np.array(
-        [item_metric(metric, o, t) for o, t in zip(stream["output"], stream["outcome"], strict=True)], dtype=float
-    )
-    looks = sequential_test(values, stream["is_b"].to_numpy(dtype=bool), experiment.alpha)
+    looks = sequential_test(values, is_b, experiment.alpha)
     higher = METRICS[metric]
     decision = decide(looks, experiment.alpha, experiment.min_samples, higher)
     arms = {}
@@ -295,7 +331,7 @@ def analyse(db: str | Path, kind: str, experiment: Experiment | None = None) -> 
         ("champion", a_rows, experiment.champion_version),
         ("challenger", b_rows, experiment.challenger_version),
     ):
-        vals = values[stream["is_b"].to_numpy() == (arm == "challenger")]
+        vals = values[is_b == (arm == "challenger")]
         arms[arm] = {
             "version": version,
             "feedback_items": int(len(rows)),

@@ -32,6 +32,7 @@ from mlcore.serving.predictor import InputError, log_inputs
 from mlcore.serving.rollout import CHALLENGER, CHAMPION, MODES, SHADOW, RolloutSettings, Router
 
 log = logging.getLogger("mlcore.serving.arms")
+BANDIT_REFRESH_S = 2.0  # how often the bandit's share follows the feedback
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
 
 
@@ -39,7 +40,7 @@ class RolloutChange(BaseModel):
     """``POST /admin/rollout``: the mode to switch to, and the challenger's share (canary, ab)."""
 
     model_config = ConfigDict(extra="forbid")
-    mode: str = Field(json_schema_extra={"enum": list(MODES)}, description="champion | shadow | canary | ab")
+    mode: str = Field(json_schema_extra={"enum": list(MODES)}, description="champion | shadow | canary | ab | bandit")
     share: float | None = Field(default=None, ge=0.0, le=1.0, description="Challenger's share of requests")
     reload: bool = Field(default=False, description="Fetch @challenger again before switching")
 
@@ -113,6 +114,7 @@ class Arms:
         self._online_at = 0.0
         self._seen: int | None = None  # the newest experiment this process follows
         self._follower: asyncio.Task[None] | None = None
+        self._bandit_at = 0.0
         self._show_mode()
 
     # -- life cycle -------------------------------------------------------------------------------
@@ -150,9 +152,29 @@ class Arms:
             except Exception as exc:  # noqa: BLE001 - keep serving in the current mode
                 log.warning("could not read the experiments table", extra={"reason": str(exc)})
                 continue
-            if row is None or row[0] == self._seen:
-                continue
-            await self._adopt(*row)
+            if row is not None and row[0] != self._seen:
+                await self._adopt(*row)
+            if self.router.mode == "bandit" and time.monotonic() - self._bandit_at >= BANDIT_REFRESH_S:
+                self._bandit_at = time.monotonic()
+                try:
+                    share = await run_in_threadpool(self._bandit_share)
+                except Exception as exc:  # noqa: BLE001 - keep the current share
+                    log.warning("bandit share not updated", extra={"reason": f"{type(exc).__name__}: {exc}"})
+                    continue
+                if share is not None:
+                    self.router.adapt(share)
+                    self.share_gauge.set(share)
+
+    def _bandit_share(self) -> float | None:
+        """Thompson sampling over the running experiment's feedback (``mlcore.monitoring.abtest``)."""
+        from mlcore.monitoring.abtest import METRICS, experiment_values, latest_experiment, thompson_share
+
+        assert self.store is not None
+        experiment = latest_experiment(self.store.path)
+        if experiment is None or experiment.ended is not None:
+            return None
+        _, _, _, values, is_b = experiment_values(self.store.path, experiment)
+        return thompson_share(values[~is_b], values[is_b], METRICS[experiment.metric], self.settings.bandit_floor)
 
     async def _adopt(
         self, exp_id: int, mode: str, share: float, challenger: str, ended: float | None, reason: str | None

@@ -7,7 +7,10 @@ Modes (``rollout.mode``; switched at run time by ``POST /admin/rollout``):
   logged under the same request id; at most ``shadow_max_pending`` copies in flight);
 - ``canary``: the challenger answers ``canary_share`` of requests;
 - ``ab``: the challenger answers ``ab_split`` of requests; the online test (``mlcore.monitoring.abtest``)
-  judges the pre-registered metric from the feedback.
+  judges the pre-registered metric from the feedback;
+- ``bandit``: Thompson sampling: the challenger's share starts at one half and follows the
+  posterior probability that it is the better arm (``mlcore.monitoring.abtest.thompson_share``,
+  within [``bandit_floor``, 1 - ``bandit_floor``]) as feedback arrives.
 
 A request with the ``key_header`` header always gets the same arm (a hash of the key), others are
 drawn at random. The guard rail watches the challenger's newest ``guard.window`` requests: past
@@ -27,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-MODES = ("champion", "shadow", "canary", "ab")
+MODES = ("champion", "shadow", "canary", "ab", "bandit")
+SPLIT_MODES = ("canary", "ab", "bandit")  # the challenger answers a share of requests
 CHAMPION, CHALLENGER, SHADOW = "champion", "challenger", "shadow"
 
 
@@ -73,6 +77,7 @@ class RolloutSettings:
     ab_split: float = 0.5
     key_header: str = "x-request-key"
     shadow_max_pending: int = 64
+    bandit_floor: float = 0.05
     guard: GuardRail = field(default_factory=GuardRail)
     test: TestPlan = field(default_factory=TestPlan)
 
@@ -92,6 +97,7 @@ class RolloutSettings:
             ab_split=float(rollout.get("ab_split", 0.5)),
             key_header=str(rollout.get("key_header", "x-request-key")).lower(),
             shadow_max_pending=int(rollout.get("shadow_max_pending", 64)),
+            bandit_floor=float(rollout.get("bandit_floor", 0.05)),
             guard=GuardRail(**{k: type(getattr(GuardRail, k))(v) for k, v in guard.items()}),
             test=TestPlan(**{k: type(getattr(TestPlan, k))(v) for k, v in test.items()}),
         )
@@ -127,19 +133,19 @@ class Router:
         self._rng = rng or random.Random()  # noqa: S311 - traffic split, not cryptography
 
     def _default_share(self, mode: str) -> float:
-        return {"canary": self.settings.canary_share, "ab": self.settings.ab_split}.get(mode, 0.0)
+        return {"canary": self.settings.canary_share, "ab": self.settings.ab_split, "bandit": 0.5}.get(mode, 0.0)
 
     def set_mode(self, mode: str, share: float | None = None) -> None:
         """Switch mode (and the challenger's share); a new mode starts a fresh guard-rail window."""
         check_mode(mode)
         self.mode = mode
-        self.share = check_share(share) if share is not None and mode in ("canary", "ab") else self._default_share(mode)
+        self.share = check_share(share) if share is not None and mode in SPLIT_MODES else self._default_share(mode)
         self.cut_reason = None
         self._window.clear()
 
     def arm_for(self, key: str | None) -> str:
         """Which arm answers: the challenger for ``share`` of requests (sticky by ``key``)."""
-        if self.share <= 0.0 or self.mode not in ("canary", "ab"):
+        if self.share <= 0.0 or self.mode not in SPLIT_MODES:
             return CHAMPION
         draw = bucket(key) if key else self._rng.random()
         return CHALLENGER if draw < self.share else CHAMPION
@@ -158,6 +164,11 @@ class Router:
         if reason is not None:
             self.cut(reason)
         return reason
+
+    def adapt(self, share: float) -> None:
+        """The bandit's new share (the guard-rail window carries on)."""
+        if self.mode == "bandit":
+            self.share = check_share(share)
 
     def cut(self, reason: str) -> None:
         self.mode, self.share, self.cut_reason = "champion", 0.0, reason
