@@ -42,8 +42,9 @@ browser: ## Debian's chromium for the headless-browser tests (installed when mis
 demo: venv ## Run every project end to end (pipeline, registry, served-model and drift checks) and print a summary
 	@$(PY) tools/demo.py $(PROJECTS)
 
-test: venv browser data ## Run every test: shared package, template (bake matrix, sync check), each project
-	@$(MAKE) --no-print-directory test-shared test-suite test-projects
+LOAD ?= 0
+test: ## Every test section (set-up, mlcore, template and sync, each project), all run even when one fails; a table at the end. LOAD=1: with one core kept busy
+	@$(PYTHON) tools/run_tests.py --python $(PY) $(if $(filter 1,$(LOAD)),--load,) $(PROJECTS)
 
 test-shared: venv ## Tests of the shared package (mlcore)
 	@echo "[test] shared/"

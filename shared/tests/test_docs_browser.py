@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from mlcore.foundation.waiting import wait_until
 from mlcore.lifecycle.artifacts import SERVING_METADATA
 from mlcore.serving.app import ServingSpec, create_app
 from mlcore.serving.browser import offline_page
@@ -64,13 +64,11 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
+    wait_until(
+        lambda: httpx.get(f"{url}/ready", timeout=5).status_code == 200,
+        "the docs server to be ready",
+        retry_on=(httpx.TransportError,),
+    )
     yield url
     server.should_exit = True
     thread.join(timeout=10)
@@ -81,9 +79,9 @@ def test_docs_render_offline_with_the_predict_operation(base: str) -> None:
         page = visit.page
         page.goto(f"{base}/docs", wait_until="networkidle")
         operation = page.locator(".opblock-post:has-text('/predict')")
-        operation.first.wait_for(timeout=20_000)
+        operation.first.wait_for(timeout=60_000)
         operation.first.locator(".opblock-summary").click()
-        page.locator(".opblock-body").first.wait_for(timeout=10_000)
+        page.locator(".opblock-body").first.wait_for(timeout=60_000)
         page.wait_for_timeout(500)
         text = page.inner_text("body")
         if SHOTS is not None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from mlcore.foundation.io import write_json
+from mlcore.foundation.waiting import wait_until
 from mlcore.lifecycle.artifacts import SERVING_METADATA
 from mlcore.serving.app import ServingSpec, create_app
 from mlcore.serving.predictor import InputError, MicroBatcher, execution_of
@@ -33,14 +34,17 @@ def export(path: Path, version: str) -> None:
 
 
 class Doubler:
-    def __init__(self, execution: str = "inline", delay: float = 0.0) -> None:
+    def __init__(self, execution: str = "inline", delay: float = 0.0, gate: threading.Event | None = None) -> None:
         self.execution = execution
         self.delay = delay
+        self.gate = gate  # when given, predict holds until the test opens it
         self.calls: list[int] = []
 
     def predict(self, items: Sequence[Any]) -> list[dict[str, Any]]:
         self.calls.append(len(items))
-        time.sleep(self.delay)
+        if self.gate is not None:
+            self.gate.wait(60)
+        time.sleep(self.delay)  # deliberate: a model that takes this long to score (0 unless a test asks)
         for i, item in enumerate(items):
             if item.x == 13:
                 raise InputError(f"items.{i}.x", "13 is not scored")
@@ -109,7 +113,8 @@ def test_batched_predictor_answers_each_caller_and_combines_calls(tmp_path: Path
 
 
 def test_thread_predictor_does_not_block_the_event_loop(tmp_path: Path) -> None:
-    model = Doubler(execution="thread", delay=1.0)
+    gate = threading.Event()
+    model = Doubler(execution="thread", gate=gate)
     with client_for(tmp_path, model) as client:
         done = threading.Event()
 
@@ -119,11 +124,12 @@ def test_thread_predictor_does_not_block_the_event_loop(tmp_path: Path) -> None:
 
         worker = threading.Thread(target=slow)
         worker.start()
-        while not model.calls:  # the slow predict has started
-            time.sleep(0.01)
+        wait_until(lambda: model.calls, "the slow predict to start")
         assert client.get("/health").status_code == 200
         assert not done.is_set(), "/health waited for the slow predict"
-        worker.join()
+        gate.set()
+        worker.join(60)
+    assert done.is_set()
 
 
 class Summariser(Doubler):
@@ -134,9 +140,7 @@ class Summariser(Doubler):
 def test_the_predictor_decides_what_the_log_keeps(tmp_path: Path) -> None:
     with client_for(tmp_path, Summariser(), prediction_log=tmp_path / "log.db") as client:
         client.post("/predict", json={"items": [{"x": 5}, {"x": 42}]})
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and len(read_window(tmp_path / "log.db")) < 2:
-        time.sleep(0.1)
+    wait_until(lambda: len(read_window(tmp_path / "log.db")) >= 2, "2 row(s) in the prediction log")
     assert read_window(tmp_path / "log.db")["input"].tolist() == [{"x_bucket": 0}, {"x_bucket": 4}]
 
 

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
+from mlcore.foundation.waiting import wait_until
 from mlcore.serving.predlog import PredictionLog, read_window
 
 
@@ -40,23 +40,18 @@ def test_a_locked_database_delays_rows_but_loses_none(tmp_path: Path) -> None:
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     log.record("1", [{"i": i} for i in range(100)], [{"y": i} for i in range(100)])
-    deadline = time.monotonic() + 5
-    while log.write_errors == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert log.write_errors > 0 and log.written == 0 and log._thread.is_alive()
+    wait_until(lambda: log.write_errors > 0, "a failed write while the database is locked")
+    assert log.written == 0 and log._thread.is_alive()
     blocker.execute("COMMIT")
     blocker.close()
-    while log.written < 100 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: log.written >= 100, "the 100 rows once the lock is gone", seen=lambda: log.written)
     log.close()
     assert [row["i"] for row in read_window(path)["input"]] == list(range(100))
 
 
-def test_rows_are_committed_within_the_flush_interval_while_the_server_runs(tmp_path: Path) -> None:
+def test_rows_are_committed_while_the_log_is_open(tmp_path: Path) -> None:
     log = PredictionLog(tmp_path / "p.db", flush_interval=0.1)
     log.record("1", [{"i": 1}], [{"y": 2}])
-    deadline = time.monotonic() + 2
-    while log.written == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: log.written > 0, "the row to be committed")
     assert log.written == 1 and len(read_window(tmp_path / "p.db")) == 1  # visible before close
     log.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pandas as pd
 import pytest
 from demo_api import export, make_spec
 from fastapi.testclient import TestClient
+from mlcore.foundation.waiting import wait_until
 from mlcore.lifecycle import retrain
 from mlcore.monitoring import abtest
 from mlcore.serving.app import create_app
@@ -29,14 +29,32 @@ def client_for(tmp_path: Path, challenger: float | str | None = 3.0, **rollout: 
     return TestClient(create_app(make_spec(tmp_path, **kw)), raise_server_exceptions=False)
 
 
-def rows(db: Path) -> list[tuple[str, str, str, int]]:
-    """(request id, arm, version, item) of every logged row, once the writer has committed them."""
-    time.sleep(0.5)
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("SELECT request_id, arm, model_version, item FROM predictions ORDER BY id").fetchall()
-    finally:
-        conn.close()
+def rows(db: Path, at_least: int = 1) -> list[tuple[str, str, str, int]]:
+    """(request id, arm, version, item) of every logged row, once the writer has committed ``at_least``."""
+
+    def committed() -> list[tuple[str, str, str, int]]:
+        if not db.exists():
+            return []
+        conn = sqlite3.connect(db)
+        try:
+            return conn.execute("SELECT request_id, arm, model_version, item FROM predictions ORDER BY id").fetchall()
+        except sqlite3.OperationalError:  # the table is not created yet
+            return []
+        finally:
+            conn.close()
+
+    return wait_until(
+        lambda: len(found := committed()) >= at_least and found,
+        f"{at_least} rows in the prediction log",
+        seen=lambda: f"{len(committed())} rows",
+    )
+
+
+def follow_rounds_after(client: TestClient, rounds: int = 2) -> int:
+    """Wait until this app's worker has read the shared experiment ``rounds`` more times."""
+    arms = client.app.state.serving.arms  # type: ignore[attr-defined]
+    target = arms.follow_rounds + rounds
+    return wait_until(lambda: arms.follow_rounds >= target and arms.follow_rounds, "the worker to follow the database")
 
 
 # -- the router and the guard rail (pure) ----------------------------------------------------------
@@ -132,7 +150,7 @@ def test_shadow_returns_the_champion_and_logs_both_under_one_request_id(tmp_path
         answers = [client.post("/predict", json={"x": 2}).json() for _ in range(20)]
         metrics = client.get("/metrics").text
     assert {a["model_version"] for a in answers} == {"1"} and {a["y"] for a in answers} == {4.0}
-    logged = rows(tmp_path / "log.db")
+    logged = rows(tmp_path / "log.db", at_least=40)
     by_arm = Counter(arm for _, arm, _, _ in logged)
     assert by_arm == {"champion": 20, "shadow": 20}
     ids = {a["request_id"] for a in answers}
@@ -189,7 +207,7 @@ def test_feedback_is_joined_idempotent_and_refuses_what_it_cannot_use(tmp_path: 
         wrong_type = client.post("/feedback", json={"request_id": rid, "responded": "yes"})
         missing = client.post("/feedback", json={"request_id": rid})
         huge = client.post("/feedback", json={"request_id": rid, "item": 2**90, "responded": True})
-        time.sleep(0.5)
+        rows(tmp_path / "log.db", at_least=3)  # the answers are committed: feedback now finds them in the log
         older = client.post("/feedback", json={"request_id": rid, "responded": True})
     assert first.status_code == 200 and first.json() == {
         "status": "recorded",
@@ -224,17 +242,21 @@ def test_feedback_feeds_online_metrics_and_the_ab_decision(tmp_path: Path) -> No
                 "/feedback", json={"request_id": answer["request_id"], "responded": bool(rng.random() < rate)}
             )
             assert response.status_code == 200
-        time.sleep(0.5)
+        rows(tmp_path / "log.db", at_least=700)  # the analysis reads committed answers
         status = client.get("/rollout").json()
-        time.sleep(5.1)  # online metrics refresh at most every 5 s
-        metrics = client.get("/metrics").text
+        online = 'online_metric{metric="response_rate",version="2"}'
+        metrics = wait_until(  # online metrics refresh at most every 5 s
+            lambda: online in (text := client.get("/metrics").text) and text,
+            "the online metrics on /metrics",
+            every=0.5,
+        )
     test = status["test"]
     assert test["decision"]["significant"] and test["decision"]["winner"] == "challenger"
     low, high = test["decision"]["interval"]
     assert 0 < low < 0.4 < high
     assert test["metric"] == "response" and test["experiment"]["mode"] == "ab"
     assert test["arms"]["challenger"]["version"] == "2" and test["arms"]["champion"]["version"] == "1"
-    assert 'online_metric{metric="response_rate",version="2"}' in metrics
+    assert online in metrics
     reports = tmp_path / "reports"
     assert abtest.report_command(tmp_path / "log.db", "response", reports / "abtest.json", reports / "abtest.html") == 0
     written = json.loads((reports / "abtest.json").read_text())
@@ -296,8 +318,7 @@ def test_workers_follow_a_switch_and_a_guard_rail_made_by_another_worker(tmp_pat
         spec.challenger_export = tmp_path / "challenger"
         with TestClient(create_app(spec), raise_server_exceptions=False) as second:
             assert first.post("/admin/rollout", json={"mode": "canary", "share": 1.0}).status_code == 200
-            time.sleep(1.6)
-            assert second.get("/rollout").json()["mode"] == "canary"
+            wait_until(lambda: second.get("/rollout").json()["mode"] == "canary", "the second worker to follow")
             assert second.post("/predict", json={"x": 1}).json()["model_version"] == "2"
             export(tmp_path / "challenger", "2", "broken")  # the challenger starts failing ...
             assert (
@@ -306,8 +327,11 @@ def test_workers_follow_a_switch_and_a_guard_rail_made_by_another_worker(tmp_pat
             for _ in range(6):
                 assert second.post("/predict", json={"x": 1}).status_code == 200
             assert "error rate" in second.get("/rollout").json()["guard_rail"]
-            time.sleep(1.6)
-            followed = first.get("/rollout").json()
+            followed = wait_until(
+                lambda: (now := first.get("/rollout").json())["mode"] == "champion" and now,
+                "the first worker to follow the guard rail",
+                seen=lambda: first.get("/rollout").text,
+            )
     assert followed["mode"] == "champion" and "guard rail: error rate" in followed["guard_rail"]
 
 
@@ -316,8 +340,8 @@ def test_a_server_started_in_champion_mode_ends_an_experiment_a_killed_server_le
         assert client.get("/rollout").json()["mode"] == "shadow"
     # (a TestClient shuts down cleanly; a killed server leaves the row open just the same)
     with client_for(tmp_path) as client:
-        time.sleep(1.5)
-        assert client.get("/rollout").json()["mode"] == "champion"
+        follow_rounds_after(client)  # the worker has read the database since it started ...
+        assert client.get("/rollout").json()["mode"] == "champion"  # ... and did not adopt the stale experiment
     conn = sqlite3.connect(tmp_path / "log.db")
     assert (
         conn.execute("SELECT end_reason FROM experiments ORDER BY id DESC").fetchone()[0]
@@ -346,8 +370,12 @@ def test_the_bandit_shifts_traffic_to_the_better_arm(tmp_path: Path) -> None:
             answer = client.post("/predict", json={"x": 1}).json()
             rate = 0.9 if answer["model_version"] == "2" else 0.3
             client.post("/feedback", json={"request_id": answer["request_id"], "responded": bool(rng.random() < rate)})
-        time.sleep(3.5)  # the share follows the feedback every 2 s
-        status = client.get("/rollout").json()
+        status = wait_until(  # the share follows the feedback every 2 s
+            lambda: (now := client.get("/rollout").json())["challenger_share"] == 0.9 and now,
+            "the bandit to move the share to the cap",
+            every=0.5,
+            seen=lambda: client.get("/rollout").text,
+        )
         late = Counter(client.post("/predict", json={"x": 1}).json()["model_version"] for _ in range(200))
     assert status["mode"] == "bandit" and status["challenger_share"] == 0.9
     assert late["2"] > 160

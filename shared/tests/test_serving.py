@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 from demo_api import Answer, Item, Scaler, export, make_spec
 from fastapi.testclient import TestClient
+from mlcore.foundation.waiting import wait_until
 from mlcore.serving.app import ServingSpec, create_app
 from mlcore.serving.predlog import read_window
 
@@ -98,9 +98,7 @@ def test_prediction_log_gets_every_item(tmp_path: Path) -> None:
     export(tmp_path / "export", "1", 2.0)
     with make_client(tmp_path) as c:
         c.post("/predict", json={"items": [{"x": 1}, {"x": 2}]})
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and len(read_window(tmp_path / "log.db")) < 2:
-        time.sleep(0.1)
+    wait_until(lambda: len(read_window(tmp_path / "log.db")) >= 2, "2 row(s) in the prediction log")
     window = read_window(tmp_path / "log.db")
     assert window["input"].tolist() == [{"x": 1.0}, {"x": 2.0}]
     assert window["output"].tolist() == [{"y": 2.0}, {"y": 4.0}]
@@ -131,9 +129,7 @@ def test_prediction_log_keeps_signals_and_the_item_only_when_asked(
     )
     with TestClient(create_app(spec)) as c:
         assert c.post("/predict", json={"x": 3}).status_code == 200
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and len(read_window(tmp_path / "log.db")) < 1:
-        time.sleep(0.1)
+    wait_until(lambda: len(read_window(tmp_path / "log.db")) >= 1, "1 row(s) in the prediction log")
     assert read_window(tmp_path / "log.db")["input"].tolist() == expected
 
 

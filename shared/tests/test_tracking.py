@@ -95,7 +95,7 @@ tracking.configure(sys.argv[1], "runs")
 with owned_run(run_name="training") as run:
     model = mlflow.initialize_logged_model(name="model", source_run_id=run.info.run_id)
     print(run.info.run_id, model.model_id, flush=True)
-    time.sleep(120)
+    time.sleep(600)  # deliberate: hold the run open until the test kills this process
 """
 
 

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from mlcore.foundation.waiting import wait_until  # noqa: E402
 from mlcore.training import device as devices  # noqa: E402
 from mlcore.training.loop import CHECKPOINT, TrainerSettings, fit  # noqa: E402
 
@@ -51,10 +51,9 @@ def test_resume_after_kill_continues_and_matches_an_uninterrupted_run(tmp_path: 
     env = {**os.environ, "PYTHONPATH": str(HERE)}
     proc = subprocess.Popen([sys.executable, str(SCRIPT), str(killed), str(epochs), "0.004"], env=env)
     checkpoint = killed / "ckpt" / CHECKPOINT
-    deadline = time.monotonic() + 120
-    while not checkpoint.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.3)  # well into the next epoch
+    wait_until(
+        lambda: checkpoint.exists() or proc.poll() is not None, "the first epoch's checkpoint", every=0.02, timeout=120
+    )
     assert proc.poll() is None, "the run ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)

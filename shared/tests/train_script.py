@@ -29,7 +29,7 @@ class Slow(Dataset):
         return len(self.data)  # type: ignore[arg-type]
 
     def __getitem__(self, i: int):  # type: ignore[no-untyped-def]
-        time.sleep(self.sleep_s)
+        time.sleep(self.sleep_s)  # deliberate: a slow loader, so the test can kill the run mid-way
         return self.data[i]
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import gzip
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+from mlcore.foundation.waiting import wait_until
 
 from sentiment_analyzer.schemas import ENDPOINTS, Item
 
@@ -139,13 +139,7 @@ def test_prediction_log_records_traffic(server: str, trained: dict[str, Any]) ->
 
     httpx.post(f"{server}/predict", json=EXAMPLE)
     path = trained["root"] / trained["cfg"].serve.prediction_log
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if path.exists() and len(read_window(path)) > 0:
-            break
-        time.sleep(0.2)
-    window = read_window(path)
-    assert len(window) > 0
+    window = wait_until(lambda: path.exists() and len(found := read_window(path)) > 0 and found, "a logged row")
     logged = window["input"].iloc[-1]
     # What the log keeps is the predictor's choice (mlcore.serving.predictor.log_inputs): the item
     # itself, or signals of it (an image is never stored).
@@ -166,8 +160,11 @@ def test_monitor_on_little_traffic_is_not_judged(server: str, trained: dict[str,
     import sys
 
     root, cfg = trained["root"], trained["cfg"]
+    from mlcore.serving.predlog import read_window
+
     httpx.post(f"{server}/predict", json=EXAMPLE)
-    time.sleep(1.0)  # the log writer commits every 0.2 s
+    path = root / cfg.serve.prediction_log
+    wait_until(lambda: path.exists() and len(read_window(path)) > 0, "a logged row")  # committed every 0.2 s
     env = {"ML_PROJECT_ROOT": str(root), "ML_STORE_ROOT": str(root), "PYTHONPATH": str(ROOT / "src")}
     done = subprocess.run(
         [sys.executable, "-m", "sentiment_analyzer.monitor", "monitor.min_rows=1000000"],

@@ -114,6 +114,7 @@ class Arms:
         self._online_at = 0.0
         self._seen: int | None = None  # the newest experiment this process follows
         self._follower: asyncio.Task[None] | None = None
+        self.follow_rounds = 0  # reads of the shared experiment so far (what a test waits on)
         self._bandit_at = 0.0
         self._show_mode()
 
@@ -154,6 +155,7 @@ class Arms:
                 continue
             if row is not None and row[0] != self._seen:
                 await self._adopt(*row)
+            self.follow_rounds += 1
             if self.router.mode == "bandit" and time.monotonic() - self._bandit_at >= BANDIT_REFRESH_S:
                 self._bandit_at = time.monotonic()
                 try:

@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import numpy as np
 
+from mlcore.foundation.waiting import file_tail, wait_until
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -47,19 +49,21 @@ def running_server(
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {file_tail(log.name)}")
+        return httpx.get(f"{base}{ready_path}", timeout=5).status_code == 200
+
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}: {_tail(log.name)}")
-            try:
-                if httpx.get(f"{base}{ready_path}", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not ready within {timeout:.0f} s: {_tail(log.name)}")
-            time.sleep(0.25)
+        wait_until(
+            ready,
+            f"the server's {ready_path} to answer 200",
+            timeout=timeout,
+            every=0.25,
+            seen=lambda: file_tail(log.name),
+            retry_on=(httpx.TransportError,),
+        )
         yield base, proc
     finally:
         stop(proc)
@@ -82,13 +86,6 @@ def stop(proc: subprocess.Popen[bytes], grace: float = 20.0) -> None:
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)  # started with start_new_session: its group id is its PID
-
-
-def _tail(path: str, size: int = 2000) -> str:
-    try:
-        return Path(path).read_bytes()[-size:].decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def send(base: str, items: Sequence[dict[str, Any]], timeout: float = 10.0) -> dict[str, Any]:

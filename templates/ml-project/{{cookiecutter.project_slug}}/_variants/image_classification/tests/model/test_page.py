@@ -29,7 +29,7 @@ def test_upload_page_shows_the_label_and_version(server: str, trained: dict[str,
         page = visit.page
         page.goto(f"{server}/", wait_until="networkidle")
         page.set_input_files("#file", str(path))
-        page.locator("#result .row").first.wait_for(timeout=20_000)
+        page.locator("#result .row").first.wait_for(timeout=60_000)
         status = page.inner_text("#status")
         rows = page.locator("#result .row").all_inner_texts()
         version = page.inner_text("#version")
