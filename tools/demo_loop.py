@@ -55,6 +55,28 @@ def traffic(client: httpx.Client, rows: list[tuple[str, str]]) -> dict[str, int]
     return by_version
 
 
+def logged(log: Path) -> int:
+    """Rows the prediction log has committed so far."""
+    import sqlite3
+
+    if not log.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{log}?mode=ro", uri=True, timeout=30)
+    try:
+        return int(conn.execute("SELECT count(*) FROM predictions").fetchone()[0])
+    except sqlite3.OperationalError:  # the table is not created yet
+        return 0
+    finally:
+        conn.close()
+
+
+def wait_logged(log: Path, rows: int) -> None:
+    """Until the prediction log has committed ``rows`` answers (it commits every 0.2 s)."""
+    from mlcore.foundation.waiting import wait_until
+
+    wait_until(lambda: logged(log) >= rows, f"{rows} rows in the prediction log", seen=lambda: logged(log))
+
+
 def rollout(*args: str, env: dict[str, str]) -> int:
     cmd = [sys.executable, "-m", "spam_classifier.rollout", *args]
     print(f"$ python {' '.join(cmd[1:])}", flush=True)
@@ -91,7 +113,7 @@ def main() -> int:
             f"1. shifted traffic: {len(drift_rows)} messages to champion v{champion}, each with its true label as feedback"
         )
         traffic(client, drift_rows)
-        time.sleep(0.5)  # the prediction log commits every 0.2 s
+        wait_logged(log, len(drift_rows))
         say("2. make retrain-on-drift")
         code = rollout("retrain-on-drift", env=env)
         status = client.get("/rollout").json()
@@ -103,6 +125,7 @@ def main() -> int:
             f"3. canary: challenger v{challenger} answers {status['challenger_share']:.0%}; {len(canary_rows)} messages"
         )
         served = traffic(client, canary_rows)
+        sent = len(drift_rows) + len(canary_rows)
         status = client.get("/rollout").json()
         say(f"   answers per version {served}; guard rail: {status['guard_rail'] or 'not tripped'}")
         if status["mode"] == "champion":
@@ -114,7 +137,8 @@ def main() -> int:
         decision: dict[str, Any] = {}
         for start in range(0, len(ab_rows), 100):
             traffic(client, ab_rows[start : start + 100])
-            time.sleep(0.3)
+            sent += len(ab_rows[start : start + 100])
+            wait_logged(log, sent)  # the test reads committed answers
             decision = client.get("/rollout").json()["test"]["decision"]
             if decision["significant"]:
                 break
@@ -124,7 +148,13 @@ def main() -> int:
         if decision.get("winner") == "challenger":
             say("6. the challenger wins: make promote-challenger")
             rollout("promote-challenger", "--why", f"won the A/B test: {decision['reason']}", env=env)
-            time.sleep(0.5)
+            from mlcore.foundation.waiting import wait_until
+
+            wait_until(
+                lambda: client.get("/ready").json()["model_version"] == challenger,
+                f"the server to serve v{challenger}",
+                seen=lambda: client.get("/ready").text,
+            )
         else:
             say("6. the challenger does not win: back to the champion alone")
             client.post("/admin/rollout", json={"mode": "champion"}).raise_for_status()

@@ -79,8 +79,10 @@ def run_section(section: Section) -> None:
     print(f"\n[test] === {section.name}: {' '.join(section.cmd)}", flush=True)
     tail: list[str] = []
     start = time.monotonic()
+    # where the time goes: pytest lists each section's slowest tests
+    env = {**os.environ, "PYTEST_ADDOPTS": f"{os.environ.get('PYTEST_ADDOPTS', '')} --durations=10".strip()}
     with subprocess.Popen(
-        section.cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+        section.cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
     ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
