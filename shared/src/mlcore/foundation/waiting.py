@@ -67,7 +67,7 @@ def wait_until(
                     extra = f"\nseen: {seen()}"
                 except Exception as error:  # noqa: BLE001 - the report must not hide the timeout
                     extra = f"\nseen: (could not be read: {error})"
-            raise WaitTimeout(f"waited {limit:.0f} s for {what}; last result: {last!r}{extra}")
+            raise WaitTimeout(f"waited {limit:g} s for {what}; last result: {last!r}{extra}")
         time.sleep(every)  # the polling interval, not a synchronisation
 
 
