@@ -139,7 +139,8 @@ def test_prediction_log_records_traffic(server: str, trained: dict[str, Any]) ->
 
     httpx.post(f"{server}/predict", json=EXAMPLE)
     path = trained["root"] / trained["cfg"].serve.prediction_log
-    window = wait_until(lambda: path.exists() and len(found := read_window(path)) > 0 and found, "a logged row")
+    wait_until(lambda: path.exists() and len(read_window(path)) > 0, "a logged row")
+    window = read_window(path)
     logged = window["input"].iloc[-1]
     # What the log keeps is the predictor's choice (mlcore.serving.predictor.log_inputs): the item
     # itself, or signals of it (an image is never stored).
