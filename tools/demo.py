@@ -6,11 +6,11 @@ train, evaluate, promote; clustering projects add features and profile), a serve
 logged. Then the closed loop once on spam-classifier (``tools/demo_loop.py``), as soon as
 spam-classifier is done.
 
-Projects are independent (each its own DVC repository, MLflow store and port), so ``--jobs``
-(``DEMO_JOBS``, default 2) of them run at once, the longest first: much of a pipeline is one
-process on one core (start-up, data preparation, MLflow bookkeeping), and the second core does the
-next project meanwhile. Each line of a project's output is prefixed with its name. ``--jobs 1``
-runs them one after another, as before.
+Projects are independent (each its own DVC repository, MLflow store and port), so ``--jobs N``
+(``DEMO_JOBS=N``) runs N of them at once, the longest first, each line of a project's output
+prefixed with its name: much of a pipeline is one process on one core (start-up, data
+preparation, MLflow bookkeeping), and a second core can do the next project meanwhile. The default
+is 1, one after another: the concurrent mode is not yet measured from scratch.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def ordered(names: list[str]) -> list[str]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="every project end to end, then a summary")
     parser.add_argument("projects", nargs="+")
-    parser.add_argument("--jobs", type=int, default=int(os.environ.get("DEMO_JOBS", "2")))
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("DEMO_JOBS", "1")))
     args = parser.parse_args(argv)
     start = time.monotonic()
     width = max(len(name) for name in args.projects)
