@@ -55,26 +55,12 @@ def traffic(client: httpx.Client, rows: list[tuple[str, str]]) -> dict[str, int]
     return by_version
 
 
-def logged(log: Path) -> int:
-    """Rows the prediction log has committed so far."""
-    import sqlite3
-
-    if not log.exists():
-        return 0
-    conn = sqlite3.connect(f"file:{log}?mode=ro", uri=True, timeout=30)
-    try:
-        return int(conn.execute("SELECT count(*) FROM predictions").fetchone()[0])
-    except sqlite3.OperationalError:  # the table is not created yet
-        return 0
-    finally:
-        conn.close()
-
-
 def wait_logged(log: Path, rows: int) -> None:
     """Until the prediction log has committed ``rows`` answers (it commits every 0.2 s)."""
     from mlcore.foundation.waiting import wait_until
+    from mlcore.serving.predlog import count_rows
 
-    wait_until(lambda: logged(log) >= rows, f"{rows} rows in the prediction log", seen=lambda: logged(log))
+    wait_until(lambda: count_rows(log) >= rows, f"{rows} rows in the prediction log", seen=lambda: count_rows(log))
 
 
 def rollout(*args: str, env: dict[str, str]) -> int:

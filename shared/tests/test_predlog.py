@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from mlcore.foundation.waiting import wait_until
-from mlcore.serving.predlog import PredictionLog, read_window
+from mlcore.serving.predlog import PredictionLog, count_rows, read_window
 
 
 def test_rows_are_written_in_order_and_windowed(tmp_path: Path) -> None:
@@ -50,8 +50,9 @@ def test_a_locked_database_delays_rows_but_loses_none(tmp_path: Path) -> None:
 
 
 def test_rows_are_committed_while_the_log_is_open(tmp_path: Path) -> None:
+    assert count_rows(tmp_path / "p.db") == 0  # no log yet
     log = PredictionLog(tmp_path / "p.db", flush_interval=0.1)
     log.record("1", [{"i": 1}], [{"y": 2}])
-    wait_until(lambda: log.written > 0, "the row to be committed")
-    assert log.written == 1 and len(read_window(tmp_path / "p.db")) == 1  # visible before close
+    wait_until(lambda: log.written == 1, "the row to be committed", seen=lambda: count_rows(tmp_path / "p.db"))
+    assert count_rows(tmp_path / "p.db") == 1 and len(read_window(tmp_path / "p.db")) == 1  # visible before close
     log.close()

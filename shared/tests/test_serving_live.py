@@ -17,6 +17,7 @@ import httpx
 import pytest
 from demo_api import export
 from mlcore.foundation.waiting import wait_until
+from mlcore.serving.predlog import count_rows
 from mlcore.serving.smoke import free_port, running_server
 
 HERE = Path(__file__).resolve().parent
@@ -25,18 +26,6 @@ pytestmark = pytest.mark.slow
 
 def serve_cmd(root: Path, port: int, *fields: str) -> list[str]:
     return [sys.executable, str(HERE / "demo_api.py"), str(root), str(port), *fields]
-
-
-def committed(db: Path) -> int:
-    if not db.exists():
-        return 0
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-    try:
-        return int(conn.execute("SELECT count(*) FROM predictions").fetchone()[0])
-    except sqlite3.OperationalError:  # the table is not created yet
-        return 0
-    finally:
-        conn.close()
 
 
 class Load:
@@ -78,14 +67,14 @@ def test_kill_9_under_load_keeps_every_committed_row_and_a_readable_log(tmp_path
     with running_server(serve_cmd(tmp_path, port), port, cwd=tmp_path) as (base, proc), Load(base) as load:
         wait_until(lambda: len(load.answered) >= 300, "300 answers under load", seen=lambda: len(load.answered))
         before = wait_until(
-            lambda: committed(db) >= 200 and committed(db),
+            lambda: count_rows(db) >= 200 and count_rows(db),
             "200 rows committed while the load runs",
-            seen=lambda: f"{committed(db)} rows committed, {len(load.answered)} answered",
+            seen=lambda: f"{count_rows(db)} rows committed, {len(load.answered)} answered",
         )
         assert not load.stop.is_set() and proc.poll() is None  # committed during the load, not at shutdown
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
-    answered, rows = len(load.answered), committed(db)
+    answered, rows = len(load.answered), count_rows(db)
     conn = sqlite3.connect(db)
     try:
         integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]

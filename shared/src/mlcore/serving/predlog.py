@@ -155,6 +155,21 @@ class PredictionLog:
             return
 
 
+def count_rows(path: str | Path) -> int:
+    """Rows committed so far, shadow rows included (0 before the log or its table exists): what a
+    caller waits on before it reads the log."""
+    path = Path(path)
+    if not path.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        return int(conn.execute("SELECT count(*) FROM predictions").fetchone()[0])
+    except sqlite3.OperationalError:  # the table is not created yet
+        return 0
+    finally:
+        conn.close()
+
+
 def read_window(path: str | Path, last: int | None = None, since: float | None = None) -> pd.DataFrame:
     """The newest ``last`` answered rows (and/or those after ``since``) with ``input``/``output``
     decoded; shadow rows (scored, not returned) are left out: each request counts once."""
