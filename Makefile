@@ -82,6 +82,7 @@ sync-check: venv ## Fail when a project's template-owned files differ from the t
 lint: venv ## Ruff lint and format check over the whole suite
 	@$(VENV)/bin/ruff check shared tools tests benchmarks $(PROJECTS)
 	@$(VENV)/bin/ruff format --check shared tools tests benchmarks $(PROJECTS)
+	@cd shared && PYTHONPATH=src $(VENV)/bin/lint-imports --no-cache --config pyproject.toml
 	@$(VENV)/bin/hadolint $(addsuffix /Dockerfile,$(PROJECTS)) deploy/team/Dockerfile
 
 format: venv ## Ruff fix and format

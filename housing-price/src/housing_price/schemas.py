@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from mlcore.fastpath import FastModel
-from mlcore.lifecycle import artifacts
+from mlcore.lifecycle import flavors
 from mlcore.tasks.metrics import interval
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -461,7 +461,7 @@ def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def load_predictor(model_dir: Path) -> Predictor:
     """Load a model folder written by MLflow (registry download or local export)."""
-    files = artifacts.load(model_dir)
+    files = flavors.load(model_dir)
     meta = files.metadata
     # Models logged before the interval scale was configurable carry a log-scale half-width.
     halfwidth = meta.get("interval_halfwidth", meta.get("interval_log_halfwidth"))

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from mlcore.foundation.io import read_json, write_json
-from mlcore.lifecycle import artifacts
+from mlcore.lifecycle import artifacts, flavors
 
 log = logging.getLogger(__name__)
 COMPILERS: tuple[str, ...] = ("text_linear", "tabular_gbm", "nearest_centre")
@@ -115,7 +115,7 @@ class FastModel:
         return model
 
     @classmethod
-    def from_files(cls, files: artifacts.ModelFiles) -> FastModel:
+    def from_files(cls, files: flavors.ModelFiles) -> FastModel:
         """For a model folder: the saved scorer (numpy only) and the native model on demand."""
         scorer, _ = restore(files.path)
         model = cls(fast=scorer, load_native=lambda: files.model)

@@ -9,16 +9,13 @@ project's code) plus the suite's own files. Only this module spells their names:
 - ``MLmodel`` and ``input_example.json``: MLflow's, read here with PyYAML and json (no MLflow import);
 - ``serving_metadata.json``: registry facts of an exported champion (version, run, data hashes).
 
-``load(model_dir)`` returns the metadata logged with the model and its native model, loaded on first
-use whatever the flavor (see ``mlcore.lifecycle.flavors``); predictors load through it and never
-import a flavor module, and a predictor served by a compiled fast path never loads it at all.
+Loading the native model, whatever its flavor, is ``mlcore.lifecycle.flavors.load`` (above this
+module: the flavors read the layout, the layout knows no flavor).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -31,24 +28,6 @@ FASTPATH_SPEC = "fastpath.json"
 FASTPATH_ARRAYS = "fastpath.npz"
 MLMODEL = "MLmodel"
 INPUT_EXAMPLE = "input_example.json"
-
-
-@dataclass
-class ModelFiles:
-    """A model folder: the metadata logged with it and its native model (loaded on first use)."""
-
-    path: Path
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    @cached_property
-    def model(self) -> Any:
-        from mlcore.lifecycle import flavors
-
-        return flavors.load_native(self.path)
-
-    def extra(self, name: str, default: Any = None) -> Any:
-        """The JSON extra file ``name`` shipped with the model (``default`` when it has none)."""
-        return read_extra(self.path, name, default)
 
 
 def extra_path(model_dir: str | Path, name: str) -> Path:
@@ -98,12 +77,6 @@ def input_example_rows(model_dir: str | Path) -> list[dict[str, Any]]:
         return []
     example = read_json(path)
     return [dict(zip(example["columns"], row, strict=True)) for row in example["data"]]
-
-
-def load(model_dir: str | Path) -> ModelFiles:
-    """A model folder with its metadata; ``.model`` loads the native model through its flavor."""
-    model_dir = Path(model_dir)
-    return ModelFiles(model_dir, logged_metadata(model_dir))
 
 
 def serving_metadata_path(model_dir: str | Path) -> Path:

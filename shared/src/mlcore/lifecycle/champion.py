@@ -23,9 +23,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mlcore.lifecycle.promotion import CHAMPION
+from mlcore.lifecycle.aliases import CHALLENGER, CHAMPION
 
-CHALLENGER = "challenger"
 AUDIT_TAG = "champion.audit"
 AUDIT_KEEP = 20
 GUARD_RAIL_TAG = "rollout.guard_rail"

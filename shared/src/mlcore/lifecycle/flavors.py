@@ -1,5 +1,10 @@
 """How a native model is saved into, and loaded from, a model folder: one saver/loader per flavor.
 
+``load(model_dir)`` returns the metadata logged with a model folder and its native model, loaded
+on first use whatever the flavor; predictors load through it (this module imports no flavor's
+library until a model is saved or loaded), and a predictor served by a compiled fast path never
+loads the native model at all.
+
 The suite logs every model with two MLflow flavors: the native one (here) for people who want the
 estimator or network, and ``python_function`` (``mlcore.lifecycle.pyfunc``), which answers as the API does.
 Today: scikit-learn, saved with skops (no pickle), and PyTorch networks (``torch_onnx``: ONNX for
@@ -10,8 +15,12 @@ more class with the same four members, registered in ``FLAVORS``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
+
+from mlcore.lifecycle.artifacts import logged_metadata, mlmodel, read_extra
 
 
 class Flavor(Protocol):
@@ -84,8 +93,6 @@ class SklearnFlavor:
 
     def load(self, model_dir: Path) -> Any:
         """skops files load with skops alone (the types MLflow recorded as trusted); others through MLflow."""
-        from mlcore.lifecycle.artifacts import mlmodel
-
         conf = mlmodel(model_dir)["flavors"][self.name]
         if conf.get("serialization_format") == "skops":
             import skops.io
@@ -118,7 +125,7 @@ class TorchOnnxFlavor:
         import torch
 
         from mlcore.foundation.io import write_json
-        from mlcore.training.export import OPSET, PARITY_ATOL, export_onnx, parity
+        from mlcore.lifecycle.onnx import OPSET, PARITY_ATOL, export_onnx, parity
 
         with tempfile.TemporaryDirectory() as tmp:
             exported = export_onnx(model, Path(tmp) / "model.onnx")
@@ -163,8 +170,6 @@ class TorchOnnxFlavor:
 
 def onnx_path(model_dir: str | Path) -> Path:
     """The ONNX file of a ``torch_onnx`` model folder (what a serving worker loads)."""
-    from mlcore.lifecycle.artifacts import mlmodel
-
     return Path(model_dir) / mlmodel(model_dir)["flavors"][TorchOnnxFlavor.name]["onnx"]
 
 
@@ -181,11 +186,31 @@ def for_model(model: Any) -> Flavor:
 
 def load_native(model_dir: str | Path) -> Any:
     """The native model of a model folder, through the first flavor of its MLmodel that the suite knows."""
-    from mlcore.lifecycle.artifacts import mlmodel
-
     model_dir = Path(model_dir)
     present = mlmodel(model_dir).get("flavors") or {}
     for name, flavor in FLAVORS.items():
         if name in present:
             return flavor.load(model_dir)
     raise ValueError(f"{model_dir} has flavors {sorted(present)}; the suite loads {', '.join(FLAVORS)}")
+
+
+@dataclass
+class ModelFiles:
+    """A model folder: the metadata logged with it and its native model (loaded on first use)."""
+
+    path: Path
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def model(self) -> Any:
+        return load_native(self.path)
+
+    def extra(self, name: str, default: Any = None) -> Any:
+        """The JSON extra file ``name`` shipped with the model (``default`` when it has none)."""
+        return read_extra(self.path, name, default)
+
+
+def load(model_dir: str | Path) -> ModelFiles:
+    """A model folder with its metadata; ``.model`` loads the native model through its flavor."""
+    model_dir = Path(model_dir)
+    return ModelFiles(model_dir, logged_metadata(model_dir))

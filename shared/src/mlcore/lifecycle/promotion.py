@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcore.foundation.io import write_json
-
-CHAMPION = "champion"
+from mlcore.lifecycle.aliases import CHALLENGER, CHAMPION
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,7 @@ def register_and_promote(
     """
     import mlflow
 
-    from mlcore.lifecycle.champion import CHALLENGER, move_champion
+    from mlcore.lifecycle.champion import move_champion
 
     client = mlflow.MlflowClient()
     champion_mv = current_champion(model_name)

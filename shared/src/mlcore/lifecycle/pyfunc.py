@@ -53,7 +53,7 @@ class SuiteModel:
     def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
         from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 
-        from mlcore.serving.predictor import InputError
+        from mlcore.foundation.errors import InputError
 
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         try:
@@ -137,6 +137,11 @@ def load(model_dir: str | Path) -> SuiteModel:
     conf = Model.load(str(model_dir)).flavors["python_function"]
     schemas = importlib.import_module(conf[SCHEMAS_KEY])
     return SuiteModel(schemas, schemas.load_predictor(model_dir))
+
+
+def schemas_of(package: str) -> ModuleType:
+    """The project's request schemas and served predictor (``<package>.schemas``)."""
+    return importlib.import_module(f"{package}.schemas")
 
 
 def _load_pyfunc(path: str, model_config: Any = None) -> SuiteModel:

@@ -24,8 +24,8 @@ from typing import Any
 
 from mlcore.foundation.io import read_json, write_json
 from mlcore.foundation.redact import mask_credentials
+from mlcore.lifecycle.aliases import CHAMPION
 from mlcore.lifecycle.artifacts import serving_metadata_path
-from mlcore.lifecycle.promotion import CHAMPION
 
 log = logging.getLogger(__name__)
 REGISTRY_TIMEOUT_S = 20.0

@@ -213,6 +213,7 @@ def log_training_run(
     extras: Mapping[str, Any] | None = None,
     child_runs: Sequence[Mapping[str, Any]] = (),
     history: Sequence[Mapping[str, float]] = (),
+    shipped_files: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
     """Log one training run: context, metrics and the model, then copy the logged model to
     ``local_dir`` (the DVC output). Returns the run info the later stages read.
@@ -222,12 +223,11 @@ def log_training_run(
     ``<package>.schemas`` and ``predictor``. It carries a signature taken from the request schema,
     the input example, explicit pip requirements, ``metadata`` (threshold, labels, ...), the drift
     reference ``profile``, the task's JSON ``extras`` (``mlcore.lifecycle.artifacts`` names the files),
-    the predictor's compiled fast path when it answers as the native model does (``mlcore.fastpath``),
-    and the project's package and mlcore as code. ``child_runs`` (``{"run_name", "params",
+    ``shipped_files`` written by the caller (the compiled fast path, ``mlcore.fastpath``), and the
+    project's package and mlcore as code. ``child_runs`` (``{"run_name", "params",
     "metrics"}`` each, e.g. the k sweep) become nested runs; ``history`` (per-epoch rows) becomes
     metric curves ``epoch_<name>`` with the epoch as step.
     """
-    import importlib
     import shutil
     import tempfile
     import warnings
@@ -235,12 +235,11 @@ def log_training_run(
     import mlflow
     from mlflow.models import ModelSignature, infer_signature
 
-    from mlcore import fastpath
     from mlcore.lifecycle import artifacts, pyfunc
     from mlcore.lifecycle.flavors import for_model
 
-    schemas_module = f"{package}.schemas"
-    schemas = importlib.import_module(schemas_module)
+    schemas = pyfunc.schemas_of(package)
+    schemas_module = schemas.__name__
     output_example = pyfunc.SuiteModel(schemas, predictor).predict(input_example)
     with warnings.catch_warnings():  # MLflow's hint on integer columns: answers never miss a value
         warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
@@ -249,11 +248,7 @@ def log_training_run(
     requirements = [*MODEL_REQUIREMENTS, *for_model(native_model).requirements]
     with tempfile.TemporaryDirectory() as tmp:
         extra_files = artifacts.write_extras(Path(tmp) / "extra", profile, extras or {})
-        extra_files += fastpath.save_checked(
-            predictor,
-            lambda: pyfunc.SuiteModel(schemas, predictor).predict(input_example).to_dict(orient="records"),
-            Path(tmp) / "extra",
-        )
+        extra_files += [str(path) for path in shipped_files]
         code_paths = pyfunc.package_code([package, "mlcore"], Path(tmp) / "code")
         with runs.owned_run(run_name=run_name) as run:
             log_run_context(root, config, data_files)

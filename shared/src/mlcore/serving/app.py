@@ -35,7 +35,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
@@ -47,6 +47,7 @@ from mlcore.foundation.redact import mask_credentials
 from mlcore.lifecycle import registry
 from mlcore.serving import arms as arms_module
 from mlcore.serving import open_inference
+from mlcore.serving.errors import ErrorBody, ORJSONResponse, error_response, error_responses, field_errors
 from mlcore.serving.predictor import InputError, MicroBatcher, Predictor, execution_of
 from mlcore.serving.predlog import PredictionLog
 from mlcore.serving.protocol import ClientLimits
@@ -177,7 +178,7 @@ class ModelHolder:
         """``@challenger`` from the registry (or ``challenger_export`` without one)."""
         spec = self.spec
         if spec.prefer_registry:
-            from mlcore.lifecycle.champion import CHALLENGER
+            from mlcore.lifecycle.aliases import CHALLENGER
 
             resolved = registry.fetch_champion(
                 spec.model_name, self.challenger_cache, spec.tracking_uri, spec.registry_timeout_s, alias=CHALLENGER
@@ -298,24 +299,6 @@ class ServingState:
     arms: Any = None  # mlcore.serving.arms.Arms
 
 
-class ORJSONResponse(JSONResponse):
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
-
-
-class FieldError(BaseModel):
-    field: str = Field(description="Dotted path of the request field at fault, or `body`.")
-    msg: str
-    type: str
-
-
-class ErrorBody(BaseModel):
-    """Every error answer: a message, and for 422 the fields at fault."""
-
-    error: str = Field(description="What is wrong, in words a client can act on.")
-    detail: list[FieldError] | None = None
-
-
 class Health(BaseModel):
     status: str = Field(examples=["ok"])
 
@@ -351,35 +334,6 @@ class Reloaded(BaseModel):
     status: str = Field(examples=["reloaded"])
     previous_version: str | None
     model_version: str
-
-
-ERRORS = {
-    413: "Body larger than serve.max_body_bytes",
-    415: "Body is not application/json (or, where uploads are taken, multipart/form-data), or a file is not an image",
-    422: "Invalid JSON, or a field out of its schema (named in `detail`)",
-    503: "No model loaded yet",
-}
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorBody, "description": ERRORS.get(code, "Error")} for code in codes}
-
-
-def _error(status: int, message: str, detail: Any = None) -> ORJSONResponse:
-    body: dict[str, Any] = {"error": message}
-    if detail is not None:
-        body["detail"] = detail
-    return ORJSONResponse(body, status_code=status)
-
-
-def _field_errors(exc: ValidationError, prefix: Sequence[str | int] = ()) -> tuple[str, list[dict[str, Any]]]:
-    details = []
-    for err in exc.errors(include_url=False, include_input=False):
-        at_fault = (err.get("ctx") or {}).get("field")  # a rule over the whole item naming its field
-        loc = [*prefix, *err["loc"], *([at_fault] if at_fault else [])]
-        details.append({"field": ".".join(str(p) for p in loc) or "body", "msg": err["msg"], "type": err["type"]})
-    summary = "; ".join(f"{d['field']}: {d['msg']}" for d in details[:5])
-    return summary, details
 
 
 class _ModelVersionHeader:
@@ -524,7 +478,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> ORJSONResponse:
         log.exception("unhandled error")
-        return _error(500, f"internal error: {type(exc).__name__}")
+        return error_response(500, f"internal error: {type(exc).__name__}")
 
     request_id_field = (str, Field(description="Quote it in POST /feedback with the true outcome."))
     answer = create_model(
@@ -547,20 +501,20 @@ def create_app(spec: ServingSpec) -> FastAPI:
         """The body and whether it is a multipart upload, or the 408/413/415 answer."""
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > spec.max_body_bytes:
-            return _error(413, f"body too large: {declared} bytes > limit {spec.max_body_bytes}")
+            return error_response(413, f"body too large: {declared} bytes > limit {spec.max_body_bytes}")
         _, upload, refused = _media_type(request, uploads)
         if refused:
-            return _error(415, refused)
+            return error_response(415, refused)
         body = bytearray()
         try:
             async for chunk in request.stream():
                 body.extend(chunk)
                 if len(body) > spec.max_body_bytes:
-                    return _error(413, f"body too large: over limit {spec.max_body_bytes} bytes")
+                    return error_response(413, f"body too large: over limit {spec.max_body_bytes} bytes")
         except ClientDisconnect:  # gone, or cut off as too slow (the protocol answered 408)
-            return _error(408, "the client went away before the body was complete")
+            return error_response(408, "the client went away before the body was complete")
         if not upload and (refused := _not_utf8(body)) is not None:
-            return _error(415, refused)
+            return error_response(415, refused)
         return bytes(body), upload
 
     async def score_request(items: Sequence[Any], request: Request | None) -> arms_module.Scored | Response:
@@ -591,7 +545,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
                 "description": "One answer, or one per item of a batch",
                 "content": {"application/json": {"schema": {"oneOf": [_ref(answer), _ref(answers)]}}},
             },
-            **_errors(413, 415, 422, 503),
+            **error_responses(413, 415, 422, 503),
         },
     )
     async def predict(request: Request) -> Response:
@@ -608,7 +562,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
             try:
                 payload = orjson.loads(body)
             except orjson.JSONDecodeError as exc:
-                return _error(422, f"body: invalid JSON ({exc})")
+                return error_response(422, f"body: invalid JSON ({exc})")
             batch = isinstance(payload, dict) and "items" in payload
             try:  # strict: `true` or "1656" is not a number; unknown keys are refused at every level
                 items = (
@@ -617,8 +571,8 @@ def create_app(spec: ServingSpec) -> FastAPI:
                     else [item_adapter.validate_json(body, strict=True)]
                 )
             except ValidationError as exc:
-                summary, details = _field_errors(exc)
-                return _error(422, summary, details)
+                summary, details = field_errors(exc)
+                return error_response(422, summary, details)
         scored = await score_request(items, request)
         if isinstance(scored, Response):
             return scored
@@ -641,7 +595,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
         score=score,
     )
 
-    arms_module.add_routes(app, arms, authorised=authorised, errors=_errors, read_body=read_body)
+    arms_module.add_routes(app, arms, authorised=authorised, errors=error_responses, read_body=read_body)
 
     if spec.page is not None:
         page = spec.page
@@ -654,11 +608,11 @@ def create_app(spec: ServingSpec) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready", summary="A model is loaded", responses={200: {"model": Ready}, **_errors(503)})
+    @app.get("/ready", summary="A model is loaded", responses={200: {"model": Ready}, **error_responses(503)})
     async def ready() -> Response:
         loaded = holder.current
         if loaded is None:
-            return _error(503, "not ready: " + holder.unavailable())
+            return error_response(503, "not ready: " + holder.unavailable())
         answer = {"status": "ready", "model_version": loaded.version, "served_from": loaded.metadata.get("served_from")}
         if loaded.metadata.get("registry"):
             answer["registry"] = loaded.metadata["registry"]
@@ -667,12 +621,12 @@ def create_app(spec: ServingSpec) -> FastAPI:
     @app.get(
         "/metadata",
         summary="The served model: name, version, run, training data, metrics",
-        responses={200: {"model": Metadata}, **_errors(503)},
+        responses={200: {"model": Metadata}, **error_responses(503)},
     )
     async def metadata() -> Response:
         loaded = holder.current
         if loaded is None:
-            return _error(503, "no model loaded: " + holder.unavailable())
+            return error_response(503, "no model loaded: " + holder.unavailable())
         served = {"fastpath": vars(loaded.fastpath)} if loaded.fastpath is not None else {}
         metadata = {"model_name": spec.model_name, **loaded.metadata, **served}
         return ORJSONResponse(orjson.loads(mask_credentials(orjson.dumps(metadata).decode())))
@@ -722,7 +676,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
         async def endpoint() -> Response:
             loaded = holder.current
             if loaded is None:
-                return _error(503, "no model loaded: " + holder.unavailable())
+                return error_response(503, "no model loaded: " + holder.unavailable())
             return ORJSONResponse(describe(loaded.predictor))
 
         app.add_api_route(
@@ -732,7 +686,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
             summary=f"{path.strip('/')} of the served model",
             responses={
                 200: {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
-                **_errors(503),
+                **error_responses(503),
             },
         )
 
@@ -745,19 +699,19 @@ def create_app(spec: ServingSpec) -> FastAPI:
         responses={
             200: {"model": Reloaded},
             403: {"model": ErrorBody, "description": "Admin token missing or wrong"},
-            **_errors(503),
+            **error_responses(503),
         },
     )
     async def reload(request: Request) -> Response:
         if not authorised(request):
-            return _error(403, "x-admin-token header missing or wrong")
+            return error_response(403, "x-admin-token header missing or wrong")
         async with holder.lock:
             previous = holder.current.version if holder.current else None
             try:
                 loaded = await run_in_threadpool(holder.load)
             except Exception as exc:  # noqa: BLE001 - keep serving the old model
                 log.error("reload failed", extra={"reason": failure_detail(exc)})
-                return _error(503, f"reload failed, still serving {previous}: {failure_message(exc)}")
+                return error_response(503, f"reload failed, still serving {previous}: {failure_message(exc)}")
             await holder.install(loaded)
             wants_challenger = arms.router.mode != "champion" or holder.challenger is not None
             if wants_challenger and not await holder.load_challenger_now():  # promoted: no @challenger now
@@ -818,21 +772,23 @@ async def _uploaded_items(
             request.headers, replay(), max_files=spec.max_batch, max_fields=len(UPLOAD_FIELDS) * spec.max_batch
         ).parse()
     except MultiPartException as exc:
-        return _error(422, f"body: invalid multipart form ({exc.message})")
+        return error_response(422, f"body: invalid multipart form ({exc.message})")
     parts = [(name, value) for name in UPLOAD_FIELDS for value in form.getlist(name)]
     if not parts:
-        return _error(422, "file: no file uploaded (send it as the multipart field `file`, or several as `files`)")
+        return error_response(
+            422, "file: no file uploaded (send it as the multipart field `file`, or several as `files`)"
+        )
     items = []
     for index, (name, value) in enumerate(parts):
         where = name if len(parts) == 1 else f"files.{index}"
         if not isinstance(value, UploadFile):
-            return _error(422, f"{where}: expected an uploaded file, got a text field")
+            return error_response(422, f"{where}: expected an uploaded file, got a text field")
         data = await value.read()
         try:
             items.append(item_adapter.validate_python({spec.upload_field: base64.b64encode(data).decode()}))
         except ValidationError as exc:
-            summary, details = _field_errors(exc, [where])
-            return _error(422, summary, details)
+            summary, details = field_errors(exc, [where])
+            return error_response(422, summary, details)
     await form.close()
     return items, len(parts) > 1
 

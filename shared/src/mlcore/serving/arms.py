@@ -27,9 +27,11 @@ from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mlcore.lifecycle.aliases import CHALLENGER, CHAMPION
+from mlcore.serving.errors import ErrorBody, ORJSONResponse, error_response, field_errors
 from mlcore.serving.feedback import Conflict, FeedbackAccepted, FeedbackStore, UnknownRequest, feedback_model
 from mlcore.serving.predictor import InputError, log_inputs
-from mlcore.serving.rollout import CHALLENGER, CHAMPION, MODES, SHADOW, RolloutSettings, Router
+from mlcore.serving.rollout import MODES, SHADOW, RolloutSettings, Router
 
 log = logging.getLogger("mlcore.serving.arms")
 BANDIT_REFRESH_S = 2.0  # how often the bandit's share follows the feedback
@@ -211,11 +213,10 @@ class Arms:
 
     # -- scoring ----------------------------------------------------------------------------------
     async def score(self, items: Sequence[Any], key: str | None, request_id: str | None) -> Scored | Response:
-        from mlcore.serving.app import _error  # the one error shape
 
         champion = self.holder.current
         if champion is None:
-            return _error(503, "no model loaded: " + self.holder.unavailable())
+            return error_response(503, "no model loaded: " + self.holder.unavailable())
         request_id = request_id or uuid.uuid4().hex
         challenger = self.holder.challenger
         arm = self.router.arm_for(key) if challenger is not None else CHAMPION
@@ -224,7 +225,9 @@ class Arms:
         try:
             outputs = await loaded.answer(items)
         except InputError as exc:
-            return _error(exc.status, str(exc), [{"field": exc.field, "msg": exc.message, "type": "value_error"}])
+            return error_response(
+                exc.status, str(exc), [{"field": exc.field, "msg": exc.message, "type": "value_error"}]
+            )
         except Exception as exc:
             self.errors.labels(arm, loaded.version).inc()
             if arm != CHALLENGER:
@@ -380,7 +383,6 @@ def add_routes(
     read_body: Callable[[Request, bool], Awaitable[tuple[bytes, bool] | Response]],
 ) -> None:
     """``POST /feedback``, ``GET /rollout`` and ``POST /admin/rollout`` on ``app``."""
-    from mlcore.serving.app import ORJSONResponse, _error, _field_errors
 
     if arms.feedback_kind is not None:
         model = feedback_model(arms.feedback_kind)
@@ -418,14 +420,14 @@ def add_routes(
             try:
                 given = model.model_validate_json(body, strict=True)
             except ValidationError as exc:
-                summary, details = _field_errors(exc)
-                return _error(422, summary, details)
+                summary, details = field_errors(exc)
+                return error_response(422, summary, details)
             if arms.store is None:
-                return _error(503, "feedback needs the prediction log: set serve.prediction_log")
+                return error_response(503, "feedback needs the prediction log: set serve.prediction_log")
             outcome = {outcome_field: getattr(given, outcome_field)}
             labels = getattr(getattr(arms.holder.current, "predictor", None), "labels", None)
             if outcome_field == "label" and labels and outcome["label"] not in [str(x) for x in labels]:
-                return _error(
+                return error_response(
                     422,
                     f"label: {outcome['label']!r} is not one of the model's labels {list(labels)}",
                     [{"field": "label", "msg": f"not one of {list(labels)}", "type": "enum"}],
@@ -433,9 +435,9 @@ def add_routes(
             try:
                 status, version = await run_in_threadpool(arms.store.record, given.request_id, given.item, outcome)
             except UnknownRequest as exc:
-                return _error(404, str(exc))
+                return error_response(404, str(exc))
             except Conflict as exc:
-                return _error(409, str(exc))
+                return error_response(409, str(exc))
             if status == "recorded":
                 arms.feedback_total.labels(version).inc()
             return ORJSONResponse(
@@ -469,26 +471,25 @@ def add_routes(
     )
     async def change_rollout(request: Request) -> Response:
         if not authorised(request):
-            return _error(403, "x-admin-token header missing or wrong")
+            return error_response(403, "x-admin-token header missing or wrong")
         try:
             change = RolloutChange.model_validate_json(await request.body())
         except ValidationError as exc:
-            summary, details = _field_errors(exc)
-            return _error(422, summary, details)
+            summary, details = field_errors(exc)
+            return error_response(422, summary, details)
         if change.mode not in MODES:
-            return _error(
+            return error_response(
                 422,
                 f"mode: must be one of {', '.join(MODES)}",
                 [{"field": "mode", "msg": f"one of {list(MODES)}", "type": "enum"}],
             )
         if change.mode != "champion" and not await arms.ensure_challenger(again=change.reload):
-            return _error(409, f"mode {change.mode} needs a challenger: {arms.holder.challenger_error}")
+            return error_response(409, f"mode {change.mode} needs a challenger: {arms.holder.challenger_error}")
         arms.set_mode(change.mode, change.share)
         log.info("rollout mode changed", extra=arms.router.describe())
         return ORJSONResponse(arms.describe())
 
 
 def _error_model() -> type[BaseModel]:
-    from mlcore.serving.app import ErrorBody
 
     return ErrorBody

@@ -24,17 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-
-class InputError(ValueError):
-    """Raised by a predictor for input that passes the schema but cannot be scored (answered 422,
-    or ``status``: 415 for a file of a type the model cannot read)."""
-
-    def __init__(self, where: str, message: str, status: int = 422) -> None:
-        super().__init__(f"{where}: {message}")
-        self.field = where  # the request field at fault, e.g. "items.1.transactions.0.date"
-        self.message = message
-        self.status = status
-
+from mlcore.foundation.errors import InputError  # re-exported: the import path predictors use
 
 Execution = Literal["inline", "thread", "batch"]
 EXECUTIONS: tuple[str, ...] = ("inline", "thread", "batch")

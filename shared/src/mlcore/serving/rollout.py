@@ -30,9 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from mlcore.lifecycle.aliases import CHALLENGER, CHAMPION
+
 MODES = ("champion", "shadow", "canary", "ab", "bandit")
 SPLIT_MODES = ("canary", "ab", "bandit")  # the challenger answers a share of requests
-CHAMPION, CHALLENGER, SHADOW = "champion", "challenger", "shadow"
+SHADOW = "shadow"
 
 
 @dataclass(frozen=True)

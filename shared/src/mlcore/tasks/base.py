@@ -75,7 +75,7 @@ class Task(Protocol):
         ...
 
     def load(self, model_dir: Path) -> Any:
-        """The served predictor of a model folder (``mlcore.lifecycle.artifacts.load`` gives model and metadata)."""
+        """The served predictor of a model folder (``mlcore.lifecycle.flavors.load`` gives model and metadata)."""
         ...
 
     def score(self, predictor: Any, test: pd.DataFrame, cfg: DictConfig) -> Scored:

@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from mlcore.fastpath import FastModel
-from mlcore.lifecycle import artifacts
+from mlcore.lifecycle import flavors
 
 SEGMENTS_FILE = "segments.json"  # shipped with the model (mlcore.lifecycle.artifacts extras)
 
@@ -93,7 +93,7 @@ class ClusterPredictor:
     @classmethod
     def load(cls, model_dir: Path) -> ClusterPredictor:
         """Load a model folder written by MLflow (registry download or local export)."""
-        files = artifacts.load(model_dir)
+        files = flavors.load(model_dir)
         segments = files.extra(SEGMENTS_FILE, {"segments": []})["segments"]
         meta = files.metadata
         return cls(FastModel.from_files(files), meta["features"], meta.get("table"), segments)

@@ -8,6 +8,7 @@ only bind these to its task and its root.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -66,26 +67,39 @@ def train(task: Task, cfg: DictConfig, root: Path) -> dict[str, Any]:
     with step("train", "reference profile for drift"):
         ref = task.reference(fitted, cfg, splits["train"], splits["val"])
         profile = build_profile(ref.frame, categorical=ref.categorical, seed=ref.seed)
-    run_info = tracking.log_training_run(
-        root=root,
-        config=to_dict(cfg),
-        predictor=fitted.predictor,
-        native_model=fitted.model,
-        package=task.package,
-        metrics=fitted.metrics,
-        profile=profile,
-        metadata={**task.metadata(fitted, cfg), "task_type": cfg.project.task_type},
-        input_example=task.input_example(cfg, splits["train"], splits["val"]),
-        data_files={name: split_path(cfg, root, name) for name in SPLITS},
-        local_dir=Path(root) / cfg.paths.model,
-        run_name=cfg.model.name,
-        extras=ref.extras,
-        child_runs=fitted.child_runs,
-        history=fitted.history,
-    )
+    input_example = task.input_example(cfg, splits["train"], splits["val"])
+    with tempfile.TemporaryDirectory() as tmp:
+        run_info = tracking.log_training_run(
+            root=root,
+            config=to_dict(cfg),
+            predictor=fitted.predictor,
+            native_model=fitted.model,
+            package=task.package,
+            metrics=fitted.metrics,
+            profile=profile,
+            metadata={**task.metadata(fitted, cfg), "task_type": cfg.project.task_type},
+            input_example=input_example,
+            data_files={name: split_path(cfg, root, name) for name in SPLITS},
+            local_dir=Path(root) / cfg.paths.model,
+            run_name=cfg.model.name,
+            extras=ref.extras,
+            child_runs=fitted.child_runs,
+            history=fitted.history,
+            shipped_files=compiled_fast_path(task.package, fitted.predictor, input_example, Path(tmp)),
+        )
     write_json(run_info, Path(root) / cfg.paths.run_info)
     say("train", f"run {run_info['run_id'][:8]}: {fitted.summary}")
     return run_info
+
+
+def compiled_fast_path(package: str, predictor: Any, input_example: pd.DataFrame, folder: Path) -> list[str]:
+    """The predictor's compiled fast path written into ``folder`` (shipped with the model), when it
+    answers the input example exactly as the native model does through the pyfunc flavor; else []."""
+    from mlcore import fastpath
+    from mlcore.lifecycle import pyfunc
+
+    served = pyfunc.SuiteModel(pyfunc.schemas_of(package), predictor)
+    return fastpath.save_checked(predictor, lambda: served.predict(input_example).to_dict(orient="records"), folder)
 
 
 def score(task: Task, model_dir: Path, test: pd.DataFrame, cfg: DictConfig) -> dict[str, float]:

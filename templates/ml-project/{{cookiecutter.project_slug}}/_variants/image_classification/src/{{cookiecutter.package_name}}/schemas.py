@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlcore.lifecycle import artifacts
+from mlcore.lifecycle import flavors
 from mlcore.lifecycle.flavors import onnx_path
 from mlcore.monitoring.embedding import PROJECTION_FILE, project
 from mlcore.serving.onnx import OnnxModel
@@ -167,7 +167,7 @@ def request_items(frame: pd.DataFrame, height: int = 28, width: int = 28) -> lis
 
 def load_predictor(model_dir: Path) -> Predictor:
     """Load a model folder written by MLflow (registry download or local export)."""
-    files = artifacts.load(model_dir)
+    files = flavors.load(model_dir)
     meta = files.metadata
     return Predictor(
         onnx_path(model_dir), meta["labels"], meta["height"], meta["width"], files.extra(EMBEDDING_DIMS + ".json")

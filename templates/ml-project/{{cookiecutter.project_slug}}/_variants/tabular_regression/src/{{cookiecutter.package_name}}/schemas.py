@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from mlcore.lifecycle import artifacts
+from mlcore.lifecycle import flavors
 from mlcore.tasks.metrics import interval
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -114,7 +114,7 @@ def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def load_predictor(model_dir: Path) -> Predictor:
     """Load a model folder written by MLflow (registry download or local export)."""
-    files = artifacts.load(model_dir)
+    files = flavors.load(model_dir)
     meta = files.metadata
     return Predictor(
         files.model, meta["interval_halfwidth"], meta["interval_coverage"], meta["features"], meta["interval_scale"]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from mlcore.fastpath import FastModel
-from mlcore.lifecycle import artifacts
+from mlcore.lifecycle import flavors
 from mlcore.serving.fields import ReadableText
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -115,5 +115,5 @@ def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def load_predictor(model_dir: Path) -> Predictor:
     """Load a model folder written by MLflow (registry download or local export)."""
-    files = artifacts.load(model_dir)
+    files = flavors.load(model_dir)
     return Predictor(FastModel.from_files(files), files.metadata["threshold"], files.metadata["labels"])

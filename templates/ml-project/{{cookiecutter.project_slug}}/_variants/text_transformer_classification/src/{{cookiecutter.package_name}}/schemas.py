@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlcore.lifecycle import artifacts
+from mlcore.lifecycle import flavors
 from mlcore.lifecycle.flavors import onnx_path
 from mlcore.monitoring.embedding import PROJECTION_FILE, project
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
@@ -155,7 +155,7 @@ def onnx_runner(
 
 def load_predictor(model_dir: Path) -> Predictor:
     """Load a model folder written by MLflow (registry download or local export)."""
-    files = artifacts.load(model_dir)
+    files = flavors.load(model_dir)
     meta = files.metadata
     encoder = TextEncoder(json.dumps(files.extra(TOKENIZER_FILE + ".json")), meta["max_length"])
     return Predictor(onnx_runner(onnx_path(model_dir)), encoder, meta["labels"], files.extra(PROJECTION_FILE + ".json"))

@@ -1,0 +1,64 @@
+"""The suite's error answers, in one place: the body every error carries (``ErrorBody``), the JSON
+response that renders it, the OpenAPI description of each status, and validation errors turned into
+``detail`` entries that name the field. Every route module imports these; none imports another's."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+
+__all__ = ["ERRORS", "ErrorBody", "FieldError", "ORJSONResponse", "error_response", "error_responses", "field_errors"]
+
+
+class ORJSONResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the request field at fault, or `body`.")
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a message, and for 422 the fields at fault."""
+
+    error: str = Field(description="What is wrong, in words a client can act on.")
+    detail: list[FieldError] | None = None
+
+
+ERRORS = {
+    413: "Body larger than serve.max_body_bytes",
+    415: "Body is not application/json (or, where uploads are taken, multipart/form-data), or a file is not an image",
+    422: "Invalid JSON, or a field out of its schema (named in `detail`)",
+    503: "No model loaded yet",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for a route: each status with the error body and what it means."""
+    return {code: {"model": ErrorBody, "description": ERRORS.get(code, "Error")} for code in codes}
+
+
+def error_response(status: int, message: str, detail: Any = None) -> ORJSONResponse:
+    """The one error shape: ``{"error": message, "detail": [...]}`` with ``status``."""
+    body: dict[str, Any] = {"error": message}
+    if detail is not None:
+        body["detail"] = detail
+    return ORJSONResponse(body, status_code=status)
+
+
+def field_errors(exc: ValidationError, prefix: Sequence[str | int] = ()) -> tuple[str, list[dict[str, Any]]]:
+    """A validation error as a one-line summary and the ``detail`` list (one entry per field at fault)."""
+    details = []
+    for err in exc.errors(include_url=False, include_input=False):
+        at_fault = (err.get("ctx") or {}).get("field")  # a rule over the whole item naming its field
+        loc = [*prefix, *err["loc"], *([at_fault] if at_fault else [])]
+        details.append({"field": ".".join(str(p) for p in loc) or "body", "msg": err["msg"], "type": err["type"]})
+    summary = "; ".join(f"{d['field']}: {d['msg']}" for d in details[:5])
+    return summary, details
