@@ -300,7 +300,11 @@ def thompson_share(
 ) -> float:
     """Thompson sampling's share for the challenger: the posterior probability that it is the better
     arm (Beta(1 + successes, 1 + failures) for 0/1 metrics, a normal around the mean with the
-    standard error otherwise), kept within [floor, 1 - floor] so both arms keep learning."""
+    standard error otherwise), kept within [floor, 1 - floor] so both arms keep learning. With no
+    feedback on either arm the share is an even 0.5, not a sampled estimate of it (which would
+    wander with every refresh while nothing is known)."""
+    if len(a) == 0 and len(b) == 0:
+        return float(np.clip(0.5, floor, 1 - floor))
     rng = np.random.default_rng(seed)
 
     def posterior(values: np.ndarray) -> np.ndarray:
