@@ -1,0 +1,105 @@
+"""Reading a request body before any parsing: size limit (413), media type and encoding (415), a
+client gone mid-body (408), and multipart uploads turned into items."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import TypeAdapter, ValidationError
+from starlette.requests import ClientDisconnect
+
+from mlcore.serving.errors import error_response, field_errors
+
+
+async def read_body(request: Request, max_bytes: int, uploads: bool) -> tuple[bytes, bool] | Response:
+    """The body and whether it is a multipart upload, or the 408/413/415 answer."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        return error_response(413, f"body too large: {declared} bytes > limit {max_bytes}")
+    _, upload, refused = media_type(request, uploads)
+    if refused:
+        return error_response(415, refused)
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > max_bytes:
+                return error_response(413, f"body too large: over limit {max_bytes} bytes")
+    except ClientDisconnect:  # gone, or cut off as too slow (the protocol answered 408)
+        return error_response(408, "the client went away before the body was complete")
+    if not upload and (refused := not_utf8(body)) is not None:
+        return error_response(415, refused)
+    return bytes(body), upload
+
+
+def media_type(request: Request, uploads: bool) -> tuple[str, bool, str | None]:
+    """The body's media type, whether it is an upload, and why it is refused (415), if it is."""
+    header = request.headers.get("content-type", "application/json")
+    media, _, params = header.partition(";")
+    media = media.strip().lower()
+    upload = media == "multipart/form-data" and uploads
+    accepted = "application/json" + (" or multipart/form-data" if uploads else "")
+    if media != "application/json" and not media.endswith("+json") and not upload:
+        return media, upload, f"body must be {accepted}, not {media}"
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        return media, upload, f"compressed bodies (Content-Encoding: {encoding}) are not accepted: send plain {media}"
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            return media, upload, f"body must be UTF-8 encoded, not charset={charset}"
+    return media, upload, None
+
+
+_UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+
+
+def not_utf8(body: bytes | bytearray) -> str | None:
+    """Why a JSON body is refused as not UTF-8 (415): a UTF-16/32 byte-order mark or NUL bytes."""
+    if body.startswith(_UTF16_32_BOMS) or b"\x00" in body[:4]:
+        return "body must be UTF-8 encoded JSON (this looks like UTF-16 or UTF-32)"
+    return None
+
+
+UPLOAD_FIELDS = ("file", "files")
+
+
+async def uploaded_items(
+    request: Request, body: bytes, upload_field: str, max_files: int, item_adapter: TypeAdapter[Any]
+) -> tuple[list[Any], bool] | Response:
+    """The items of a multipart body: one per uploaded file (``file`` once, or ``files`` many times)."""
+    import base64
+
+    from starlette.datastructures import UploadFile
+    from starlette.formparsers import MultiPartException, MultiPartParser
+
+    async def replay() -> Any:
+        yield body
+
+    try:
+        form = await MultiPartParser(
+            request.headers, replay(), max_files=max_files, max_fields=len(UPLOAD_FIELDS) * max_files
+        ).parse()
+    except MultiPartException as exc:
+        return error_response(422, f"body: invalid multipart form ({exc.message})")
+    parts = [(name, value) for name in UPLOAD_FIELDS for value in form.getlist(name)]
+    if not parts:
+        return error_response(
+            422, "file: no file uploaded (send it as the multipart field `file`, or several as `files`)"
+        )
+    items = []
+    for index, (name, value) in enumerate(parts):
+        where = name if len(parts) == 1 else f"files.{index}"
+        if not isinstance(value, UploadFile):
+            return error_response(422, f"{where}: expected an uploaded file, got a text field")
+        data = await value.read()
+        try:
+            items.append(item_adapter.validate_python({upload_field: base64.b64encode(data).decode()}))
+        except ValidationError as exc:
+            summary, details = field_errors(exc, [where])
+            return error_response(422, summary, details)
+    await form.close()
+    return items, len(parts) > 1

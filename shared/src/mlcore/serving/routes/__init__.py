@@ -1,0 +1,1 @@
+"""The serving app's routes, one module per concern; each builds an ``APIRouter`` for a spec."""

@@ -1,0 +1,81 @@
+"""``POST /admin/reload``: switch to the current ``@champion`` without a restart (requests in flight
+finish on the model they started with), and the admin token that guards it."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from mlcore.serving.errors import ErrorBody, ORJSONResponse, error_response, error_responses
+from mlcore.serving.holder import failure_detail, failure_message
+from mlcore.serving.spec import LOOPBACK, ServingSpec
+from mlcore.serving.state import ServingDep, ServingState
+
+log = logging.getLogger("mlcore.serving.app")
+
+
+class Reloaded(BaseModel):
+    status: str = Field(examples=["reloaded"])
+    previous_version: str | None
+    model_version: str
+
+
+def admin_token(spec: ServingSpec) -> str | None:
+    """The token /admin/reload requires: the configured one; off loopback a generated one when
+    none is configured (written to ``<cache_dir>/admin_token``, readable by this user only)."""
+    if spec.admin_token or spec.host in LOOPBACK:
+        return spec.admin_token
+    import secrets
+
+    token = secrets.token_urlsafe(24)
+    path = spec.cache_dir / "admin_token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(token + "\n", encoding="utf-8")
+    log.warning(
+        "serving off loopback without serve.admin_token: /admin/reload needs the generated token",
+        extra={"token_file": str(path)},
+    )
+    return token
+
+
+async def reload_champion(state: ServingState) -> Response:
+    """Load the current champion and serve it; keep serving the old one when that fails (503)."""
+    holder, arms = state.holder, state.arms
+    async with holder.lock:
+        previous = holder.current.version if holder.current else None
+        try:
+            loaded = await run_in_threadpool(holder.load)
+        except Exception as exc:  # noqa: BLE001 - keep serving the old model
+            log.error("reload failed", extra={"reason": failure_detail(exc)})
+            return error_response(503, f"reload failed, still serving {previous}: {failure_message(exc)}")
+        await holder.install(loaded)
+        wants_challenger = arms.router.mode != "champion" or holder.challenger is not None
+        if wants_challenger and not await holder.load_challenger_now():  # promoted: no @challenger now
+            holder.challenger = None
+            arms.set_mode("champion", None)
+    return ORJSONResponse({"status": "reloaded", "previous_version": previous, "model_version": loaded.version})
+
+
+def router() -> APIRouter:
+    routes = APIRouter()
+
+    @routes.post(
+        "/admin/reload",
+        summary="Switch to the current @champion without a restart",
+        responses={
+            200: {"model": Reloaded},
+            403: {"model": ErrorBody, "description": "Admin token missing or wrong"},
+            **error_responses(503),
+        },
+    )
+    async def reload(request: Request, state: ServingDep) -> Response:
+        if not state.authorised(request):
+            return error_response(403, "x-admin-token header missing or wrong")
+        return await reload_champion(state)
+
+    return routes

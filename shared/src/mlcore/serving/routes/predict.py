@@ -1,0 +1,128 @@
+"""``POST /predict``: one item, or ``{"items": [...]}`` (at most ``max_batch``); JSON read strictly
+(no coercion, unknown keys refused at every level), or uploaded files where the model takes them.
+Answers come from the arm the rollout picks; every answer carries the model version and a request id."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+
+from mlcore.serving import arms as arms_module
+from mlcore.serving.body import read_body, uploaded_items
+from mlcore.serving.docs import ref
+from mlcore.serving.errors import ORJSONResponse, error_response, error_responses, field_errors
+from mlcore.serving.spec import ServingSpec
+from mlcore.serving.state import ServingDep, ServingState
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # a client's own x-request-id is kept when it looks like this
+
+
+@dataclass(frozen=True)
+class PredictModels:
+    """The request and answer models of ``/predict`` for one item schema."""
+
+    item: type[BaseModel]
+    batch: type[BaseModel]
+    answer: type[BaseModel]
+    answers: type[BaseModel]
+    item_adapter: TypeAdapter[Any]
+
+    @classmethod
+    def of(cls, spec: ServingSpec) -> PredictModels:
+        batch = create_model(
+            "PredictBatch",
+            __config__=ConfigDict(extra="forbid"),
+            items=(list[spec.item_schema], Field(min_length=1, max_length=spec.max_batch)),  # type: ignore[valid-type]
+        )
+        request_id = (str, Field(description="Quote it in POST /feedback with the true outcome."))
+        version = (str, Field(description="The model that answered."))
+        answer = create_model("Prediction", __base__=spec.answer_schema, model_version=version, request_id=request_id)
+        answers = create_model(
+            "PredictionBatch",
+            model_version=version,
+            request_id=request_id,
+            predictions=(list[spec.answer_schema], Field(description="One answer per item, in order.")),  # type: ignore[valid-type]
+        )
+        return cls(spec.item_schema, batch, answer, answers, TypeAdapter(spec.item_schema))
+
+
+async def score_request(
+    state: ServingState, items: Sequence[Any], request: Request | None
+) -> arms_module.Scored | Response:
+    """Answers to validated items from the arm the rollout picks (logged, counted), or the 4xx/503 answer."""
+    key = request.headers.get(state.spec.rollout.key_header) if request is not None else None
+    given = request.headers.get("x-request-id") if request is not None else None
+    request_id = given if given and REQUEST_ID.fullmatch(given) else None
+    scored = await state.arms.score(items, key, request_id)
+    if not isinstance(scored, Response):
+        state.metrics.items_total.inc(len(items))
+    return scored
+
+
+def parse_items(body: bytes, models: PredictModels) -> tuple[list[Any], bool] | Response:
+    """The items of a JSON body and whether it was a batch, or the 422 answer naming the field."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return error_response(422, f"body: invalid JSON ({exc})")
+    batch = isinstance(payload, dict) and "items" in payload
+    try:  # strict: `true` or "1656" is not a number; unknown keys are refused at every level
+        if batch:
+            return models.batch.model_validate_json(body, strict=True).items, True  # type: ignore[attr-defined]
+        return [models.item_adapter.validate_json(body, strict=True)], False
+    except ValidationError as exc:
+        summary, details = field_errors(exc)
+        return error_response(422, summary, details)
+
+
+def router(spec: ServingSpec, models: PredictModels) -> APIRouter:
+    routes = APIRouter()
+    uploads = spec.upload_field is not None
+
+    @routes.post(
+        "/predict",
+        summary='Predict one item, or a batch as {"items": [...]}',
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"oneOf": [ref(models.item), ref(models.batch)]}}},
+            }
+        },
+        responses={
+            200: {
+                "description": "One answer, or one per item of a batch",
+                "content": {"application/json": {"schema": {"oneOf": [ref(models.answer), ref(models.answers)]}}},
+            },
+            **error_responses(413, 415, 422, 503),
+        },
+    )
+    async def predict(request: Request, state: ServingDep) -> Response:
+        read = await read_body(request, spec.max_body_bytes, uploads)
+        if isinstance(read, Response):
+            return read
+        body, upload = read
+        if upload:
+            parsed = await uploaded_items(request, body, str(spec.upload_field), spec.max_batch, models.item_adapter)
+        else:
+            parsed = parse_items(body, models)
+        if isinstance(parsed, Response):
+            return parsed
+        items, batch = parsed
+        scored = await score_request(state, items, request)
+        if isinstance(scored, Response):
+            return scored
+        version, rid = scored.loaded.version, scored.request_id
+        headers = {"x-model-version": version, "x-request-id": rid, "x-model-arm": scored.arm}
+        if batch:
+            content = {"model_version": version, "request_id": rid, "predictions": scored.outputs}
+            return ORJSONResponse(content, headers=headers)
+        return ORJSONResponse({"model_version": version, "request_id": rid, **scored.outputs[0]}, headers=headers)
+
+    return routes

@@ -1,0 +1,39 @@
+"""What the app holds between requests (``app.state.serving``), and ``ServingDep``, the one way a
+route reaches it (a FastAPI dependency)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from mlcore.serving.arms import Arms
+from mlcore.serving.holder import ModelHolder
+from mlcore.serving.metrics import ServingMetrics
+from mlcore.serving.predlog import PredictionLog
+from mlcore.serving.spec import ServingSpec
+
+
+@dataclass
+class ServingState:
+    """The spec, the served model, the metrics, the champion/challenger arms, the admin token, and
+    the prediction log (opened at start-up)."""
+
+    spec: ServingSpec
+    holder: ModelHolder
+    metrics: ServingMetrics
+    arms: Arms
+    admin_token: str | None = None
+    predlog: PredictionLog | None = None
+
+    def authorised(self, request: Request) -> bool:
+        """Whether an admin call may proceed: no token is required, or the request carries it."""
+        return not self.admin_token or request.headers.get("x-admin-token") == self.admin_token
+
+
+async def serving_state(request: Request) -> ServingState:
+    return request.app.state.serving
+
+
+ServingDep = Annotated[ServingState, Depends(serving_state)]
