@@ -23,23 +23,20 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
 
-from mlcore.serving import arms as arms_module
-from mlcore.serving import open_inference
-from mlcore.serving.body import read_body
+from mlcore.serving.arms import Arms
 from mlcore.serving.docs import document_models, offline_docs
-from mlcore.serving.errors import ORJSONResponse, error_response, error_responses
+from mlcore.serving.errors import ORJSONResponse, error_response
 from mlcore.serving.holder import Loaded, ModelHolder, ModelVersionHeader
 from mlcore.serving.metrics import RequestMetrics, ServingMetrics
+from mlcore.serving.open_inference import InferenceRequest
 from mlcore.serving.predictor import InputError, Predictor, execution_of
 from mlcore.serving.predlog import PredictionLog
-from mlcore.serving.routes import admin, ops, predict
+from mlcore.serving.routes import admin, open_inference, ops, predict, rollout
 from mlcore.serving.server import run, run_workers, worker_config_path
 from mlcore.serving.spec import ServingSpec
 from mlcore.serving.state import ServingState
@@ -64,7 +61,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
     metrics = ServingMetrics()
     holder = ModelHolder(spec, lambda previous, loaded: model_installed(spec, metrics, previous, loaded))
     registry_uri = spec.tracking_uri if spec.prefer_registry else None
-    arms = arms_module.Arms(
+    arms = Arms(
         spec.rollout, holder, metrics.registry, spec.model_name, spec.feedback_kind, registry_uri, spec.log_raw_inputs
     )
     state = ServingState(spec, holder, metrics, arms, admin.admin_token(spec))
@@ -78,34 +75,11 @@ def create_app(spec: ServingSpec) -> FastAPI:
     offline_docs(app, spec.title)
     models = predict.PredictModels.of(spec)
     document_models(
-        app,
-        spec.model_name,
-        spec.item_schema,
-        models.batch,
-        models.answer,
-        models.answers,
-        open_inference.InferenceRequest,
+        app, spec.model_name, spec.item_schema, models.batch, models.answer, models.answers, InferenceRequest
     )
-
-    async def read(request: Request, uploads: bool) -> tuple[bytes, bool] | Response:
-        return await read_body(request, spec.max_body_bytes, uploads)
-
-    async def score(items: Sequence[Any]) -> tuple[Loaded, list[dict[str, Any]]] | Response:
-        scored = await predict.score_request(state, items, None)
-        return scored if isinstance(scored, Response) else (scored.loaded, scored.outputs)
-
     app.include_router(predict.router(spec, models))
-    open_inference.add_routes(
-        app,
-        model_name=spec.model_name,
-        item_schema=spec.item_schema,
-        max_rows=spec.max_batch,
-        current=lambda: holder.current,
-        unavailable=holder.unavailable,
-        read_body=read,
-        score=score,
-    )
-    arms_module.add_routes(app, arms, authorised=state.authorised, errors=error_responses, read_body=read)
+    app.include_router(open_inference.router(spec))
+    app.include_router(rollout.router(spec.feedback_kind))
     app.include_router(ops.router(spec))
     app.include_router(admin.router())
     return app

@@ -1,6 +1,6 @@
 """The champion/challenger runtime of the API: which model answers, shadow copies, guard rails,
-per-arm metrics, feedback and the experiment record; and the endpoints that drive them:
-``POST /feedback``, ``GET /rollout``, ``POST /admin/rollout``.
+per-arm metrics, feedback and the experiment record. The endpoints that drive them
+(``POST /feedback``, ``GET /rollout``, ``POST /admin/rollout``) are ``mlcore.serving.routes.rollout``.
 
 The routing decisions are ``mlcore.serving.rollout`` (pure); the test's statistics are
 ``mlcore.monitoring.abtest``, read from the prediction log's database. Every worker of a
@@ -17,45 +17,23 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlcore.lifecycle.aliases import CHALLENGER, CHAMPION
-from mlcore.serving.errors import ErrorBody, ORJSONResponse, error_response, field_errors
-from mlcore.serving.feedback import Conflict, FeedbackAccepted, FeedbackStore, UnknownRequest, feedback_model
+from mlcore.serving.errors import error_response
+from mlcore.serving.feedback import FeedbackStore
 from mlcore.serving.predictor import InputError, log_inputs
-from mlcore.serving.rollout import MODES, SHADOW, RolloutSettings, Router
+from mlcore.serving.rollout import SHADOW, RolloutSettings, Router
 
 log = logging.getLogger("mlcore.serving.arms")
 BANDIT_REFRESH_S = 2.0  # how often the bandit's share follows the feedback
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
-
-
-class RolloutChange(BaseModel):
-    """``POST /admin/rollout``: the mode to switch to, and the challenger's share (canary, ab)."""
-
-    model_config = ConfigDict(extra="forbid")
-    mode: str = Field(json_schema_extra={"enum": list(MODES)}, description="champion | shadow | canary | ab | bandit")
-    share: float | None = Field(default=None, ge=0.0, le=1.0, description="Challenger's share of requests")
-    reload: bool = Field(default=False, description="Fetch @challenger again before switching")
-
-
-class RolloutStatus(BaseModel):
-    model_config = ConfigDict(extra="allow", protected_namespaces=())
-    mode: str
-    challenger_share: float
-    guard_rail: str | None = Field(description="Why the guard rail cut the challenger off, if it did.")
-    champion_version: str | None
-    challenger_version: str | None
-    challenger: str | None = Field(default=None, description="Why no challenger is loaded, if none is.")
-    test: dict[str, Any] | None = Field(default=None, description="The running experiment judged so far.")
 
 
 @dataclass
@@ -372,124 +350,3 @@ class Arms:
         for version, figures in online_metrics(joined(self.store.path), self.feedback_kind).items():
             for name, value in figures.items():
                 self.online.labels(version, name).set(value)
-
-
-def add_routes(
-    app: FastAPI,
-    arms: Arms,
-    *,
-    authorised: Callable[[Request], bool],
-    errors: Callable[..., dict[int | str, dict[str, Any]]],
-    read_body: Callable[[Request, bool], Awaitable[tuple[bytes, bool] | Response]],
-) -> None:
-    """``POST /feedback``, ``GET /rollout`` and ``POST /admin/rollout`` on ``app``."""
-
-    if arms.feedback_kind is not None:
-        model = feedback_model(arms.feedback_kind)
-        field = model.model_fields.keys() - {"request_id", "item"}
-        (outcome_field,) = field
-
-        @app.post(
-            "/feedback",
-            summary="The true outcome of an answered request (joined to the prediction log)",
-            openapi_extra={
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": model.model_json_schema(ref_template="#/components/schemas/{model}")
-                        }
-                    },
-                }
-            },
-            responses={
-                200: {"model": FeedbackAccepted},
-                404: {"model": _error_model(), "description": "No answered request with this id (or no such item)"},
-                409: {
-                    "model": _error_model(),
-                    "description": "Feedback for this item is already stored with another outcome",
-                },
-                **errors(413, 415, 422, 503),
-            },
-        )
-        async def feedback(request: Request) -> Response:
-            read = await read_body(request, False)
-            if isinstance(read, Response):
-                return read
-            body, _ = read
-            try:
-                given = model.model_validate_json(body, strict=True)
-            except ValidationError as exc:
-                summary, details = field_errors(exc)
-                return error_response(422, summary, details)
-            if arms.store is None:
-                return error_response(503, "feedback needs the prediction log: set serve.prediction_log")
-            outcome = {outcome_field: getattr(given, outcome_field)}
-            labels = getattr(getattr(arms.holder.current, "predictor", None), "labels", None)
-            if outcome_field == "label" and labels and outcome["label"] not in [str(x) for x in labels]:
-                return error_response(
-                    422,
-                    f"label: {outcome['label']!r} is not one of the model's labels {list(labels)}",
-                    [{"field": "label", "msg": f"not one of {list(labels)}", "type": "enum"}],
-                )
-            try:
-                status, version = await run_in_threadpool(arms.store.record, given.request_id, given.item, outcome)
-            except UnknownRequest as exc:
-                return error_response(404, str(exc))
-            except Conflict as exc:
-                return error_response(409, str(exc))
-            if status == "recorded":
-                arms.feedback_total.labels(version).inc()
-            return ORJSONResponse(
-                {"status": status, "request_id": given.request_id, "item": given.item, "model_version": version}
-            )
-
-    @app.get(
-        "/rollout",
-        summary="Champion, challenger, mode, guard rail and the online test so far",
-        response_model=RolloutStatus,
-    )
-    async def rollout_status() -> Response:
-        answer = arms.describe()
-        if arms.store is not None and arms.feedback_kind is not None:
-            from mlcore.monitoring.abtest import analyse
-
-            analysis = await run_in_threadpool(analyse, arms.store.path, arms.feedback_kind)
-            if analysis is not None:
-                answer["test"] = {k: v for k, v in analysis.to_dict().items() if k != "curve"}
-        return ORJSONResponse(answer)
-
-    @app.post(
-        "/admin/rollout",
-        summary="Switch the mode (champion, shadow, canary, ab) and the challenger's share",
-        responses={
-            200: {"model": RolloutStatus},
-            403: {"model": _error_model(), "description": "Admin token missing or wrong"},
-            409: {"model": _error_model(), "description": "The mode needs a challenger and none can be loaded"},
-            **errors(422),
-        },
-    )
-    async def change_rollout(request: Request) -> Response:
-        if not authorised(request):
-            return error_response(403, "x-admin-token header missing or wrong")
-        try:
-            change = RolloutChange.model_validate_json(await request.body())
-        except ValidationError as exc:
-            summary, details = field_errors(exc)
-            return error_response(422, summary, details)
-        if change.mode not in MODES:
-            return error_response(
-                422,
-                f"mode: must be one of {', '.join(MODES)}",
-                [{"field": "mode", "msg": f"one of {list(MODES)}", "type": "enum"}],
-            )
-        if change.mode != "champion" and not await arms.ensure_challenger(again=change.reload):
-            return error_response(409, f"mode {change.mode} needs a challenger: {arms.holder.challenger_error}")
-        arms.set_mode(change.mode, change.share)
-        log.info("rollout mode changed", extra=arms.router.describe())
-        return ORJSONResponse(arms.describe())
-
-
-def _error_model() -> type[BaseModel]:
-
-    return ErrorBody

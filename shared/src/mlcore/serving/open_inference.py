@@ -9,8 +9,8 @@ Tensors map to a project's request items and answers by name, one row per item (
 - outputs: one tensor per key of the answers (the same keys as ``/predict``'s), typed the same
   way from the values; lists and objects are ``BYTES`` JSON.
 
-``GET /v2/models/<name>`` lists the tensors; ``POST /v2/models/<name>/infer`` scores through the
-same path as ``/predict`` (validation, micro-batching, prediction log, metrics). The JSON
+``GET /v2/models/<name>`` lists the tensors; ``POST /v2/models/<name>/infer`` (the routes are in
+``mlcore.serving.routes.open_inference``) scores through the same path as ``/predict`` (validation, micro-batching, prediction log, metrics). The JSON
 encoding of tensors is supported, not the binary-data extension (send ``binary_data=False`` from
 tritonclient). Errors are ``{"error": ...}`` with 400 (bad request), 404 (unknown model or
 version) or 503 (no model).
@@ -23,13 +23,11 @@ import enum
 import math
 import types
 import typing
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import orjson
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 Datatype = Literal[
     "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"
@@ -65,7 +63,9 @@ class Live(BaseModel):
     live: bool
 
 
-class Ready(BaseModel):
+class ReadyV2(BaseModel):
+    """Readiness in the v2 protocol (the suite's own ``/ready`` answers ``Ready``)."""
+
     ready: bool
 
 
@@ -265,159 +265,6 @@ def tensors_from_answers(
         data = [orjson.dumps(v).decode() for v in values] if tensor.json_encoded else values
         out.append(ResponseOutput(name=tensor.name, shape=[len(values)], datatype=tensor.datatype, data=data))
     return out
-
-
-def add_routes(
-    app: FastAPI,
-    *,
-    model_name: str,
-    item_schema: type[BaseModel],
-    max_rows: int,
-    current: Callable[[], Any],
-    unavailable: Callable[[], str],
-    read_body: Callable[[Request, bool], Awaitable[tuple[bytes, bool] | Response]],
-    score: Callable[[Sequence[Any]], Awaitable[tuple[Any, list[dict[str, Any]]] | Response]],
-) -> None:
-    """The v2 endpoints on ``app``; ``current()`` is the loaded model (``.version``, ``.answer``),
-    ``score`` the scoring path ``/predict`` uses (logged and counted)."""
-    inputs = input_tensors(item_schema)
-    item_adapter = TypeAdapter(item_schema)
-    request_adapter = TypeAdapter(InferenceRequest)
-    example = (item_schema.model_config.get("json_schema_extra") or {}).get("examples", [None])[0]  # type: ignore[union-attr]
-    answer_tensors: dict[str, list[TensorMetadata]] = {}  # per model version (not logged, not counted)
-    errors = {
-        400: {"model": ProtocolError, "description": "A request the protocol or the model's inputs refuse"},
-        404: {"model": ProtocolError, "description": "No such model or version"},
-        503: {"model": ProtocolError, "description": "No model loaded yet"},
-    }
-
-    def error(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"error": message}, status_code=status)
-
-    def served(name: str, version: str | None) -> Any | JSONResponse:
-        if name != model_name:
-            return error(404, f"model {name!r} is not served here; this server serves {model_name!r}")
-        loaded = current()
-        if loaded is None:
-            return error(503, "no model loaded: " + unavailable())
-        if version is not None and version != loaded.version:
-            return error(404, f"version {version!r} of {name!r} is not served; serving version {loaded.version!r}")
-        return loaded
-
-    @app.get("/v2/health/live", tags=["open inference protocol"], response_model=Live)
-    async def live() -> dict[str, bool]:
-        return {"live": True}
-
-    @app.get(
-        "/v2/health/ready",
-        tags=["open inference protocol"],
-        responses={200: {"model": Ready}, 400: {"model": Ready, "description": "Not ready"}},
-    )
-    async def ready() -> JSONResponse:
-        return JSONResponse({"ready": current() is not None}, status_code=200 if current() is not None else 400)
-
-    @app.get("/v2", tags=["open inference protocol"], response_model=ServerMetadata)
-    async def server_metadata() -> dict[str, Any]:
-        return {"name": PLATFORM, "version": "2", "extensions": []}
-
-    async def model_metadata(name: str, version: str | None = None) -> Response:
-        loaded = served(name, version)
-        if isinstance(loaded, JSONResponse):
-            return loaded
-        if loaded.version not in answer_tensors:  # from the model's own answer to the schema's example
-            answers = await loaded.answer([item_adapter.validate_python(example)]) if example is not None else []
-            answer_tensors.clear()
-            answer_tensors[loaded.version] = output_tensors(answers)
-        outputs = answer_tensors[loaded.version]
-        body = ModelMetadata(
-            name=model_name, versions=[loaded.version], platform=PLATFORM, inputs=inputs, outputs=outputs
-        )
-        return JSONResponse(body.model_dump())
-
-    async def model_ready(name: str, version: str | None = None) -> Response:
-        loaded = served(name, version)
-        if isinstance(loaded, JSONResponse):
-            return JSONResponse({"ready": False}, status_code=loaded.status_code if loaded.status_code != 503 else 400)
-        return JSONResponse({"ready": True})
-
-    async def infer(request: Request, name: str, version: str | None = None) -> Response:
-        loaded = served(name, version)
-        if isinstance(loaded, JSONResponse):
-            return loaded
-        read = await read_body(request, False)
-        if isinstance(read, Response):
-            return read
-        try:
-            parsed = request_adapter.validate_json(read[0])
-            items = [item_adapter.validate_python(row) for row in items_from_tensors(parsed, inputs, max_rows)]
-        except ValidationError as exc:
-            first = exc.errors(include_url=False, include_input=False)[0]
-            where = ".".join(str(p) for p in first["loc"]) or "body"
-            return error(400, f"{where}: {first['msg']}")
-        except BadTensors as exc:
-            return error(400, str(exc))
-        scored = await score(items)
-        if isinstance(scored, Response):
-            if scored.status_code == 503:
-                return scored
-            return error(400, orjson.loads(bytes(scored.body)).get("error", "invalid input"))
-        answered, answers = scored
-        try:
-            outputs = tensors_from_answers(answers, parsed.outputs)
-        except BadTensors as exc:
-            return error(400, str(exc))
-        body = InferenceResponse(model_name=model_name, model_version=answered.version, id=parsed.id, outputs=outputs)
-        return JSONResponse(body.model_dump())
-
-    tag = ["open inference protocol"]
-    ready_answers = {
-        200: {"model": Ready},
-        400: {"model": Ready, "description": "Not ready"},
-        404: {"model": Ready, "description": "No such model or version"},
-    }
-    infer_answers = {
-        200: {"model": InferenceResponse},
-        413: {"model": ProtocolError, "description": "Body too large"},
-        415: {"model": ProtocolError, "description": "Body is not UTF-8 JSON"},
-        **errors,
-    }
-    infer_body = {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InferenceRequest"}}},
-        }
-    }
-
-    async def latest_metadata(name: str) -> Response:
-        return await model_metadata(name)
-
-    async def latest_ready(name: str) -> Response:
-        return await model_ready(name)
-
-    async def latest_infer(request: Request, name: str) -> Response:
-        return await infer(request, name)
-
-    async def version_metadata(name: str, version: str) -> Response:
-        return await model_metadata(name, version)
-
-    async def version_ready(name: str, version: str) -> Response:
-        return await model_ready(name, version)
-
-    async def version_infer(request: Request, name: str, version: str) -> Response:
-        return await infer(request, name, version)
-
-    routes = (
-        ("/v2/models/{name}", latest_metadata, latest_ready, latest_infer),
-        ("/v2/models/{name}/versions/{version}", version_metadata, version_ready, version_infer),
-    )
-    for prefix, metadata_of, ready_of, infer_with in routes:
-        app.add_api_route(
-            prefix, metadata_of, methods=["GET"], tags=tag, responses={200: {"model": ModelMetadata}, **errors}
-        )
-        app.add_api_route(f"{prefix}/ready", ready_of, methods=["GET"], tags=tag, responses=ready_answers)
-        app.add_api_route(
-            f"{prefix}/infer", infer_with, methods=["POST"], tags=tag, openapi_extra=infer_body, responses=infer_answers
-        )
 
 
 def name_the_model(document: dict[str, Any], model_name: str) -> None:
