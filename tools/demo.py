@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -72,9 +74,9 @@ def demo_project(project: Path, prefix: str = "") -> dict[str, Any]:
     if run(["make", "--no-print-directory", "train"], project, prefix=prefix).returncode != 0:
         row["status"] = "pipeline failed"
         return row
-    reports = project / "reports"
-    validation = json.loads((reports / "validation.json").read_text())
-    decision = json.loads((reports / "promotion.json").read_text())
+    paths = yaml.safe_load((project / "params.yaml").read_text())["paths"]  # the files the stages wrote
+    validation = json.loads((project / paths["validation"]).read_text())
+    decision = json.loads((project / paths["promotion"]).read_text())
     row["rows"] = validation["stats"]["rows"]
     row["metric"] = f"{decision['primary_metric']}={decision['candidate'][decision['primary_metric']]:.4f}"
     row["version"] = decision["version"]

@@ -70,12 +70,12 @@ def rollout(*args: str, env: dict[str, str]) -> int:
 
 
 def main() -> int:
+    from mlcore.data.stages import split_path
     from mlcore.foundation.config import load_params
     from mlcore.serving.smoke import free_port, running_server
 
     cfg = load_params(PROJECT / "params.yaml")
-    processed = PROJECT / cfg.paths.processed
-    test, val = pd.read_parquet(processed / "test.parquet"), pd.read_parquet(processed / "val.parquet")
+    test, val = (pd.read_parquet(split_path(cfg, PROJECT, name)) for name in ("test", "val"))
     drift_rows = shifted(test.iloc[: len(test) * 2 // 3])
     ab_rows = shifted(pd.concat([test.iloc[len(test) * 2 // 3 :], val]))
     canary_rows, ab_rows = ab_rows[:150], ab_rows[150:]

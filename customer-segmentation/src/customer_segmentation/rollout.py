@@ -23,7 +23,6 @@ import sys
 from mlcore.foundation.config import load_params
 from mlcore.lifecycle import alias_commands, retrain
 from mlcore.monitoring import abtest
-from mlcore.serving import feedback
 
 from . import PROJECT_ROOT
 from .monitor import main_fn as monitor
@@ -41,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_params(PROJECT_ROOT / "params.yaml")
     if args.command == "abtest-report":
         reports = PROJECT_ROOT / cfg.paths.reports
-        kind = feedback.kind_of(cfg.project.task_type)
+        kind = cfg.rollout.feedback
+        if kind is None:
+            raise SystemExit("abtest-report: this project takes no feedback (rollout.feedback is null in configs/)")
         return abtest.report_command(
             PROJECT_ROOT / cfg.serve.prediction_log, kind, reports / "abtest.json", reports / "abtest.html"
         )

@@ -13,6 +13,7 @@ import os
 import sys
 
 import pandas as pd
+from mlcore.data.stages import split_path
 from mlcore.foundation.config import load_params
 from mlcore.serving.smoke import free_port, running_server, send
 
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args(argv)
     cfg = load_params(PROJECT_ROOT / "params.yaml")
-    test = pd.read_parquet(PROJECT_ROOT / cfg.paths.processed / "test.parquet")
+    test = pd.read_parquet(split_path(cfg, PROJECT_ROOT, "test"))
     items = request_items(test.head(args.requests))
     port = free_port()
     cmd = [sys.executable, "-m", f"{__package__}.api", f"serve.port={port}", "serve.host=127.0.0.1"]

@@ -247,9 +247,9 @@ def test_serving_never_imports_mlflow_nor_a_compiled_models_library(trained: dic
 
 def test_feedback_takes_this_tasks_outcome_and_joins_it_to_the_answer(server: str, trained: dict[str, Any]) -> None:
     from mlcore.foundation.config import load_params
-    from mlcore.serving.feedback import KINDS, kind_of
+    from mlcore.serving.feedback import KINDS
 
-    kind = kind_of(load_params(ROOT / "params.yaml").project.task_type)
+    kind = load_params(ROOT / "params.yaml").rollout.feedback
     field = KINDS[kind][0]
     answer = httpx.post(f"{server}/predict", json=EXAMPLE).json()
     outcome = {"label": answer.get("label"), "value": answer.get("prediction"), "responded": True}[field]

@@ -1,14 +1,17 @@
-"""Stage ingest: fetch the raw data (verified) and parse it into the canonical table."""
+"""Stage ingest: fetch the raw data (verified) and parse it into the canonical table.
+
+Template-owned: edit templates/ml-project, then `make sync`. The stage is
+``mlcore.data.stages.ingest`` over this project's ``data.parse_raw``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
-from mlcore.data.acquire import AcquisitionError, Source, fetch
+from mlcore.data import stages
+from mlcore.data.acquire import AcquisitionError
 from mlcore.foundation.config import load_params
-from mlcore.foundation.io import write_parquet
-from mlcore.foundation.progress import say, step
 from omegaconf import DictConfig
 
 from .. import PROJECT_ROOT
@@ -16,15 +19,7 @@ from ..data import parse_raw
 
 
 def ingest(cfg: DictConfig, root: Path = PROJECT_ROOT) -> pd.DataFrame:
-    source = Source.from_config(cfg.data.source)
-    raw = root / cfg.paths.raw
-    with step("ingest", f"fetch {source.describe()}"):
-        fetch(source, raw, project=root)
-    with step("ingest", "parse"):
-        frame = parse_raw(raw, cfg.data)
-    write_parquet(frame, root / cfg.paths.interim)
-    say("ingest", f"{len(frame)} rows -> {cfg.paths.interim}")
-    return frame
+    return stages.ingest(parse_raw, cfg, root)
 
 
 run = ingest  # the stage as a function of (cfg, root): what the tests' pipeline runner calls

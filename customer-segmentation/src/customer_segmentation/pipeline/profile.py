@@ -50,7 +50,7 @@ def profile_report(cfg: DictConfig, root: Path = PROJECT_ROOT) -> list[dict]:
     projection = PCA(n_components=2, random_state=0).fit_transform(points) if points.shape[1] > 2 else points
     curve_path = root / cfg.paths.plots / "k_selection.csv"
     curve = pd.read_csv(curve_path) if curve_path.exists() else None
-    metrics = read_json(root / cfg.paths.reports / "metrics.json")
+    metrics = read_json(root / cfg.paths.metrics)
     reports = root / cfg.paths.reports
     with step("profile", f"report on {len(table)} rows, {len(records)} segments"):
         html = write_report(

@@ -1,7 +1,8 @@
 """Stage train: fit on the train split, tune on validation, log the run and the model to MLflow.
 
-The stage itself is ``mlcore.tasks.stages.train``; what this project fits and how is its task
-(``task.py``). ``train(cfg)`` is a plain function (tests call it); ``main()`` is the DVC stage.
+Template-owned: edit templates/ml-project, then `make sync`. The stage itself is
+``mlcore.tasks.stages.train``; what this project fits and how is its task (``task.py``).
+``train(cfg)`` is a plain function (tests call it); ``main()`` is the DVC stage.
 """
 
 from __future__ import annotations
@@ -19,11 +20,6 @@ from ..task import TASK
 
 def train(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:
     return stages.train(TASK, cfg, root)
-
-
-def trial(cfg: DictConfig) -> float:
-    """One sweep trial (inside an MLflow run): fit, score on validation, log, return the metric."""
-    return stages.trial(TASK, cfg, PROJECT_ROOT)
 
 
 run = train  # the stage as a function of (cfg, root): what the tests' pipeline runner calls

@@ -27,10 +27,10 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
+from mlcore.data.stages import split_path
+from mlcore.foundation.io import read_json, write_parquet
 from mlcore.foundation.progress import say
 from mlcore.lifecycle.alias_commands import admin_call, server_url
-
-FEEDBACK_DIR = "data/feedback"
 
 
 def labelled_feedback(db: Path) -> pd.DataFrame:
@@ -89,15 +89,14 @@ def retrain_on_drift(cfg: DictConfig, root: Path, monitor: Callable[[], int]) ->
     overrides = ["rollout.register_as=challenger"]
     if cfg.rollout.retrain.feedback:
         say("retrain", "step 2/4: labelled feedback as training rows")
-        columns = list(pd.read_parquet(root / cfg.paths.processed / "train.parquet").columns)
+        columns = list(pd.read_parquet(split_path(cfg, root, "train")).columns)
         rows, why = training_rows(labelled_feedback(root / cfg.serve.prediction_log), columns)
         if rows is None or rows.empty:
             say("retrain", f"retraining on the training data alone: {why}")
         else:
             digest = hashlib.md5(pd.util.hash_pandas_object(rows, index=False).values.tobytes()).hexdigest()[:12]  # noqa: S324
-            path = Path(FEEDBACK_DIR) / f"feedback-{digest}.parquet"
-            (root / path).parent.mkdir(parents=True, exist_ok=True)
-            rows.to_parquet(root / path, index=False)
+            path = Path(cfg.paths.feedback) / f"feedback-{digest}.parquet"
+            write_parquet(rows, root / path)
             overrides.append(f"rollout.extra_data=['{path.as_posix()}']")
             say("retrain", f"{why} -> {path}")
     say("retrain", f"step 3/4: pipeline with {' '.join(overrides)}")
@@ -105,7 +104,7 @@ def retrain_on_drift(cfg: DictConfig, root: Path, monitor: Callable[[], int]) ->
     if composed.returncode != 0 or subprocess.run(["dvc", "repro"], cwd=root, check=False).returncode != 0:  # noqa: S607
         say("retrain", "the pipeline failed: nothing registered")
         return 3
-    decision = json.loads((root / cfg.paths.reports / "promotion.json").read_text(encoding="utf-8"))
+    decision = read_json(root / cfg.paths.promotion)
     if not decision["promoted"]:
         say("retrain", f"candidate v{decision['version']} is not a challenger: {decision['reason']}")
         return 1

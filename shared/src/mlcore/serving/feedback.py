@@ -21,19 +21,12 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from mlcore.serving.predlog import connect
 
-# Which outcome each task type takes: (outcome field, its type, the default online metric).
+# The outcome kinds (a project names its kind in configs/task/, `rollout.feedback`):
+# (outcome field, its type, the default online metric).
 KINDS: dict[str, tuple[str, Any, str]] = {
     "label": ("label", str, "accuracy"),
     "value": ("value", float, "abs_error"),
     "response": ("responded", bool, "response"),
-}
-TASK_KINDS = {
-    "text_classification": "label",
-    "text_transformer_classification": "label",
-    "image_classification": "label",
-    "tabular_classification": "label",
-    "tabular_regression": "value",
-    "clustering": "response",
 }
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -58,16 +51,6 @@ CREATE TABLE IF NOT EXISTS experiments (
 );
 """
 REQUEST_ID = r"^[A-Za-z0-9._:-]{1,64}$"
-
-
-def kind_of(task_type: str) -> str:
-    """The outcome kind of a task type (``KINDS``)."""
-    try:
-        return TASK_KINDS[task_type]
-    except KeyError:
-        raise ValueError(
-            f"no feedback kind for task type {task_type!r}: add it to mlcore.serving.feedback.TASK_KINDS"
-        ) from None
 
 
 def feedback_model(kind: str) -> type[BaseModel]:

@@ -1,8 +1,8 @@
-"""The train and evaluate stages, the sweep trial and promotion's re-scoring, once for every task.
+"""The model stages, once for every project: train, evaluate, baselines, promote, and the sweep's
+trial with its bookkeeping (the data stages, ingest, validate and split, are ``mlcore.data.stages``).
 
-Each is a thin shell: it reads the splits, calls the project's ``Task`` and does the I/O
-(MLflow, DVC outputs, plots). A project's ``pipeline/train.py`` and ``pipeline/evaluate.py``
-only bind these to its task and its root.
+Each is a thin shell: it reads the splits, calls the project's ``Task`` and does the I/O (MLflow,
+DVC outputs, plots). A project's ``pipeline/*.py`` only binds these to its task and its root.
 """
 
 from __future__ import annotations
@@ -10,22 +10,22 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from omegaconf import DictConfig
 
+from mlcore.data.stages import SPLITS, split_path
 from mlcore.foundation.config import to_dict
-from mlcore.foundation.io import read_json, write_json
+from mlcore.foundation.io import read_json, write_json, write_text
 from mlcore.foundation.progress import say, step
 from mlcore.lifecycle import runs, tracking
 from mlcore.tasks.base import Scored, Task
 
-SPLITS = ("train", "val", "test")
+if TYPE_CHECKING:
+    from mlcore.lifecycle.promotion import Decision
 
-
-def split_path(cfg: DictConfig, root: Path, name: str) -> Path:
-    return Path(root) / cfg.paths.processed / f"{name}.parquet"
+SWEEP_PARENT_ENV = "ML_SWEEP_PARENT_RUN_ID"
 
 
 def read_splits(cfg: DictConfig, root: Path, names: tuple[str, ...] = SPLITS) -> dict[str, pd.DataFrame]:
@@ -118,7 +118,7 @@ def evaluate(task: Task, cfg: DictConfig, root: Path) -> dict[str, float]:
     result: Scored = task.score(predictor, splits["test"], cfg) | task.assess(predictor, cfg, splits)
     written = write_plots(result.tables, Path(root) / cfg.paths.plots)
     tracking.record_evaluation(
-        Path(root) / cfg.paths.run_info, result.metrics, Path(root) / cfg.paths.reports / "metrics.json", written
+        Path(root) / cfg.paths.run_info, result.metrics, Path(root) / cfg.paths.metrics, written
     )
     say("evaluate", "  ".join(f"{k}={result.metrics[k]:.4f}" for k in task.headline))
     return result.metrics
@@ -135,20 +135,17 @@ def run_info(cfg: DictConfig, root: Path) -> dict[str, Any]:
     return read_json(Path(root) / cfg.paths.run_info)
 
 
-BASELINES_FILE = "baselines.json"
-
-
 def baselines(task: Task, cfg: DictConfig, root: Path) -> dict[str, Any]:
     """Train each model of ``cfg.train.baselines`` (name -> model config) on the same splits,
     score it on the test split, log it as an MLflow run tagged with the candidate's run, and write
-    ``<reports>/baselines.json``: each baseline's test metrics and ``test_margin_over_baselines``,
+    ``paths.baselines``: each baseline's test metrics and ``test_margin_over_baselines``,
     the candidate's primary metric minus the best baseline's (what a promotion gate can require)."""
     import mlflow
     from omegaconf import OmegaConf
 
     tracking.configure(root, cfg.project.experiment)
     splits = read_splits(cfg, root)
-    candidate = read_json(Path(root) / cfg.paths.reports / "metrics.json")
+    candidate = read_json(Path(root) / cfg.paths.metrics)
     info = run_info(cfg, root)
     primary = cfg.train.promotion.primary_metric
     sign = 1.0 if cfg.train.promotion.higher_is_better else -1.0
@@ -176,16 +173,110 @@ def baselines(task: Task, cfg: DictConfig, root: Path) -> dict[str, Any]:
             "baselines",
             f"candidate {primary}={candidate[primary]:.4f}, margin over the best baseline {out['test_margin_over_baselines']:+.4f}",
         )
-    write_json(out, Path(root) / cfg.paths.reports / BASELINES_FILE)
+    write_json(out, Path(root) / cfg.paths.baselines)
     return out
 
 
 def promotion_metrics(cfg: DictConfig, root: Path) -> dict[str, float]:
     """What promotion judges: the evaluation metrics, plus the margin over the baselines when the
     project trains baselines (``train.baselines``)."""
-    metrics = read_json(Path(root) / cfg.paths.reports / "metrics.json")
+    metrics = read_json(Path(root) / cfg.paths.metrics)
     if cfg.train.get("baselines"):
-        compared = read_json(Path(root) / cfg.paths.reports / BASELINES_FILE)
+        compared = read_json(Path(root) / cfg.paths.baselines)
         if "test_margin_over_baselines" in compared:
             metrics["test_margin_over_baselines"] = compared["test_margin_over_baselines"]
     return {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+
+
+def promote(task: Task, cfg: DictConfig, root: Path) -> Decision:
+    """Register the candidate and move ``@champion`` (or ``rollout.register_as``) only past the
+    gates and the current champion re-scored on the same test split; record the decision on the
+    training run and in ``paths.promotion``, and export the champion for serving."""
+    import mlflow
+
+    from mlcore.lifecycle import registry
+    from mlcore.lifecycle.promotion import gates_from_config, register_and_promote, write_decision
+
+    tracking.configure(root, cfg.project.experiment)
+    info = run_info(cfg, root)
+    test = read_splits(cfg, root, ("test",))["test"]
+    rules = cfg.train.promotion
+
+    def evaluate_champion(model_uri: str) -> dict[str, float]:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp)
+            return score(task, Path(local), test, cfg)
+
+    with step("promote", f"register {cfg.project.model_name} and decide on @{cfg.rollout.register_as}"):
+        decision = register_and_promote(
+            model_name=cfg.project.model_name,
+            model_uri=info["model_uri"],
+            candidate_metrics=promotion_metrics(cfg, root),
+            evaluate_champion=evaluate_champion,
+            gates=gates_from_config(to_dict(rules.gates)),
+            primary_metric=rules.primary_metric,
+            higher_is_better=rules.higher_is_better,
+            register_as=cfg.rollout.register_as,
+        )
+    with runs.owned_run(run_id=info["run_id"]):
+        mlflow.set_tags(
+            {
+                "promotion.decision": "promoted" if decision.promoted else "rejected",
+                "promotion.reason": decision.reason,
+                "registered.version": decision.version,
+            }
+        )
+    write_decision(decision, Path(root) / cfg.paths.promotion)
+    if decision.promoted or not (Path(root) / cfg.paths.export).exists():
+        try:
+            registry.download_champion(cfg.project.model_name, Path(root) / cfg.paths.export)
+        except Exception as exc:  # noqa: BLE001 - no champion yet: nothing to export
+            say("promote", f"no champion to export yet ({exc})")
+    verdict = f"PROMOTED to @{cfg.rollout.register_as}" if decision.promoted else "kept as a candidate"
+    say("promote", f"version {decision.version} {verdict}: {decision.reason}")
+    return decision
+
+
+def sweep_trial(task: Task, cfg: DictConfig, root: Path) -> float:
+    """One trial of ``make sweep`` (Hydra multirun, Optuna): a child run of the sweep's parent run
+    (made by the first trial, found by the others through ``SWEEP_PARENT_ENV``); the best trial so
+    far is recorded on the parent and in ``reports/sweep_best.yaml``."""
+    import mlflow
+
+    tracking.configure(root, cfg.project.experiment)
+    parent = os.environ.get(SWEEP_PARENT_ENV)
+    if parent is None:
+        with runs.owned_run(run_name=f"sweep-{cfg.project.name}") as run:
+            mlflow.set_tag("sweep", "optuna")
+        parent = os.environ[SWEEP_PARENT_ENV] = run.info.run_id
+    with runs.owned_run(run_id=parent), runs.owned_run(nested=True, run_name="trial") as child:
+        value = trial(task, cfg, root)
+        mlflow.set_tag("mlflow.parentRunId", parent)
+    best = record_best_trial(parent, cfg, root, value, child.info.run_id)
+    print(f"[sweep] trial {child.info.run_id[:8]}: {cfg.optimized_metric}={value:.4f} (best {best:.4f})", flush=True)
+    return value
+
+
+def record_best_trial(parent: str, cfg: DictConfig, root: Path, value: float, run_id: str) -> float:
+    """The best objective so far: this trial's when it beats the parent run's record (then logged
+    there and written to ``reports/sweep_best.yaml``)."""
+    import mlflow
+    import yaml
+
+    client = mlflow.MlflowClient()
+    best = client.get_run(parent).data.metrics.get(f"best_{cfg.optimized_metric}")
+    maximize = cfg.get("optimized_direction", "maximize") == "maximize"
+    if best is not None and not (value > best if maximize else value < best):
+        return best
+    client.log_metric(parent, f"best_{cfg.optimized_metric}", value)
+    client.set_tag(parent, "best_trial_run_id", run_id)
+    out = Path(root) / cfg.paths.reports / "sweep_best.yaml"
+    best_cfg = {
+        "optimized_metric": cfg.optimized_metric,
+        "value": value,
+        "trial_run_id": run_id,
+        "model": to_dict(cfg.model),
+    }
+    write_text(out, yaml.safe_dump(best_cfg, sort_keys=False))
+    client.log_artifact(parent, str(out))
+    return value

@@ -12,7 +12,6 @@ from pathlib import Path
 from fastapi import FastAPI
 from mlcore.foundation.config import hydra_entry, load_params
 from mlcore.lifecycle import tracking
-from mlcore.serving import feedback
 from mlcore.serving.app import ServingSpec, create_app, run, run_workers, worker_config_path
 from omegaconf import DictConfig
 
@@ -32,7 +31,7 @@ def build_app(cfg: DictConfig, root: Path = PROJECT_ROOT) -> FastAPI:
             cache_dir=root / serve.cache_dir / str(os.getpid()),
             drift_report=root / cfg.monitor.report_json,
             rollout=cfg.rollout,  # champion/challenger modes, guard rails, the online test
-            feedback_kind=feedback.kind_of(cfg.project.task_type),  # what POST /feedback takes
+            feedback_kind=cfg.rollout.feedback,  # what POST /feedback takes (configs/task/)
             model_name=cfg.project.model_name,
             item_schema=Item,
             answer_schema=Answer,

@@ -1,13 +1,16 @@
-"""Stage validate: check the canonical table against the schema in configs/data/."""
+"""Stage validate: check the canonical table against the schema in configs/data/.
+
+Template-owned: edit templates/ml-project, then `make sync`. The stage is
+``mlcore.data.stages.validate``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-from mlcore.data.validation import ValidationReport, check_frame
-from mlcore.foundation.config import load_params, to_dict
-from mlcore.foundation.io import write_json
+from mlcore.data import stages
+from mlcore.data.validation import ValidationReport
+from mlcore.foundation.config import load_params
 from mlcore.foundation.progress import say
 from omegaconf import DictConfig
 
@@ -15,12 +18,7 @@ from .. import PROJECT_ROOT
 
 
 def validate(cfg: DictConfig, root: Path = PROJECT_ROOT) -> ValidationReport:
-    frame = pd.read_parquet(root / cfg.paths.interim)
-    report = check_frame(frame, to_dict(cfg.data.schema))
-    write_json(report.to_dict(), root / cfg.paths.reports / "validation.json")
-    for warning in report.warnings:
-        say("validate", f"warning: {warning}")
-    return report
+    return stages.validate(cfg, root)
 
 
 run = validate  # the stage as a function of (cfg, root): what the tests' pipeline runner calls
