@@ -117,9 +117,7 @@ def evaluate(task: Task, cfg: DictConfig, root: Path) -> dict[str, float]:
     predictor = task.load(Path(root) / cfg.paths.model)
     result: Scored = task.score(predictor, splits["test"], cfg) | task.assess(predictor, cfg, splits)
     written = write_plots(result.tables, Path(root) / cfg.paths.plots)
-    tracking.record_evaluation(
-        Path(root) / cfg.paths.run_info, result.metrics, Path(root) / cfg.paths.metrics, written
-    )
+    tracking.record_evaluation(Path(root) / cfg.paths.run_info, result.metrics, Path(root) / cfg.paths.metrics, written)
     say("evaluate", "  ".join(f"{k}={result.metrics[k]:.4f}" for k in task.headline))
     return result.metrics
 
