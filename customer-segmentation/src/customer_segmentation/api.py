@@ -1,5 +1,7 @@
 """The model API: mlcore's app factory with this project's schema and predictor.
 
+Template-owned: edit templates/ml-project, then `make sync`.
+
 `make serve` runs ``python -m customer_segmentation.api [overrides]``; uvicorn can also
 serve the factory directly: ``uvicorn customer_segmentation.api:app_from_params --factory``.
 """

@@ -1,5 +1,7 @@
 """`make monitor`: compare recent traffic with the training reference.
 
+Template-owned: edit templates/ml-project, then `make sync`.
+
 Reads the newest ``monitor.window`` rows of the prediction log, turns them into the drift signals
 the model was profiled on at training time, and writes reports/drift.json (machines, also shown on
 the API's /metrics) and reports/drift.html (people) from the same figures. Exit codes: 0 no drift,

@@ -1,5 +1,7 @@
 """After the first deployment: move the aliases, and act on drift and on the online test.
 
+Template-owned: edit templates/ml-project, then `make sync`.
+
 ``python -m spam_classifier.rollout <command>`` (the Makefile's targets):
 
 - ``rollback [--to N] [--why ...]``: ``@champion`` back to the previous champion;

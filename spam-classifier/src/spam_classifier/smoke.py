@@ -1,5 +1,7 @@
 """Served-model check (part of `make demo`): start the API, send real requests, stop it.
 
+Template-owned: edit templates/ml-project, then `make sync`.
+
 ``python -m spam_classifier.smoke [--requests 200]`` sends rows of the test split
 as requests to a fresh server on 127.0.0.1, so the traffic lands in the prediction log for
 `make monitor`, and prints one JSON line with the outcome.

@@ -1,4 +1,7 @@
-"""Stage features: turn the validated rows into the table of entities the model clusters."""
+"""Stage features: turn the validated rows into the table of entities the model clusters.
+
+Template-owned: edit templates/ml-project, then `make sync`.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
 """Stage domains: the model scored on out-of-domain snippets (tweets, Amazon reviews, NYT
 editorials) beside its own test split: the cross-domain table in the README and
 ``reports/domains.json``, logged to the training run. It gates nothing: it says how far the model
-travels."""
+travels.
+
+Template-owned: edit templates/ml-project, then `make sync`.
+"""
 
 from __future__ import annotations
 

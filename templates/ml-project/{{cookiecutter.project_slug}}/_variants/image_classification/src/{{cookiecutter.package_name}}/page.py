@@ -1,6 +1,9 @@
 """The upload page at ``GET /``: choose or drop an image, see it, see the top-3 labels as bars and
 the model version. One self-contained HTML document (inline CSS and script, no CDN: it works
-offline); it calls ``POST /predict`` with the file as multipart form data."""
+offline); it calls ``POST /predict`` with the file as multipart form data.
+
+Template-owned: edit templates/ml-project, then `make sync`.
+"""
 
 PAGE = """<!doctype html>
 <html lang="en">

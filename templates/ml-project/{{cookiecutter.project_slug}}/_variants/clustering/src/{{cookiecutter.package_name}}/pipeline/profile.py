@@ -1,5 +1,7 @@
 """Stage profile: the segment report (reports/segments.html) and profiles (reports/segments.json).
 
+Template-owned: edit templates/ml-project, then `make sync`.
+
 Profiles every row of the table (train, validation and test splits) with the model's segments
 and names, renders one self-contained HTML page with the plots, and logs both files to the
 training run (artifact folder ``segments``).

@@ -1,5 +1,8 @@
 """Stage baselines: the small CNN and the raw-pixel logistic regression, trained on the same splits
-and scored on the same test split; the candidate must beat both (``mlcore.tasks.stages.baselines``)."""
+and scored on the same test split; the candidate must beat both (``mlcore.tasks.stages.baselines``).
+
+Template-owned: edit templates/ml-project, then `make sync`.
+"""
 
 from __future__ import annotations
 

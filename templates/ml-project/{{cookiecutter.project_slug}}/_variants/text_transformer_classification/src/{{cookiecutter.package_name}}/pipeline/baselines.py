@@ -1,6 +1,9 @@
 """Stage baselines: TF-IDF + logistic regression, trained on the same splits and scored on the same
 test split; the transformer must beat it by the margin promotion requires
-(``mlcore.tasks.stages.baselines``)."""
+(``mlcore.tasks.stages.baselines``).
+
+Template-owned: edit templates/ml-project, then `make sync`.
+"""
 
 from __future__ import annotations
 
