@@ -1,5 +1,7 @@
 """Keep the template's Python ruff-clean: bake each task type, format and fix the bake with ruff,
-write the result back into the template with the names turned back into placeholders.
+write the result back into the template with the names turned back into placeholders. Each
+variant's ``params.yaml`` is composed again from the bake's configs the same way (mlcore's
+fingerprints left blank, as `make params` fills them in).
 
     python tools/format_template.py
 """
@@ -41,6 +43,22 @@ def source_of(rel: str, task: str) -> Path | None:
     return None
 
 
+def recompose_params(root: Path, task: str) -> int:
+    """Write the variant's ``params.yaml`` as `make params` composes it for the bake ``root``."""
+    subprocess.run([sys.executable, "-m", "mlcore.foundation.config"], cwd=root, check=True, capture_output=True)
+    text = (root / "params.yaml").read_text()
+    text = re.sub(r"(?m)^(mlcore:\n(?:  \w+: .*\n)+)", lambda m: re.sub(r": .*", ": ''", m.group(1)), text)
+    text = text.replace(f"task_type: {task}", "task_type: {{ cookiecutter.task_type }}")
+    for value, placeholder in PLACEHOLDERS.items():
+        text = text.replace(value, placeholder)
+    target = PROJECT_DIR / "_variants" / task / "params.yaml"
+    if target.read_text() == text:
+        return 0
+    target.write_text(text)
+    print(f"composed {target.relative_to(TEMPLATE)}")
+    return 1
+
+
 def main() -> int:
     tasks = json.loads((TEMPLATE / "cookiecutter.json").read_text())["task_type"]
     ruff = str(Path(sys.executable).parent / "ruff")
@@ -68,6 +86,7 @@ def main() -> int:
                     source.write_text(text)
                     changed += 1
                     print(f"formatted {source.relative_to(TEMPLATE)}")
+            changed += recompose_params(root, task)
     print(f"{changed} template file(s) rewritten")
     return 0
 

@@ -30,7 +30,7 @@ from fastapi import FastAPI, Request
 
 from mlcore.serving.arms import Arms
 from mlcore.serving.docs import document_models, offline_docs
-from mlcore.serving.errors import ORJSONResponse, error_response
+from mlcore.serving.errors import HTTPError, ORJSONResponse, error_response, render
 from mlcore.serving.holder import Loaded, ModelHolder, ModelVersionHeader
 from mlcore.serving.metrics import RequestMetrics, ServingMetrics
 from mlcore.serving.open_inference import InferenceRequest
@@ -71,6 +71,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
     app.state.serving = state
     app.add_middleware(ModelVersionHeader, holder=holder)
     app.add_middleware(RequestMetrics, registry=metrics.registry)
+    app.add_exception_handler(HTTPError, render)  # every error answer raised on the request path
     app.add_exception_handler(Exception, unexpected)
     offline_docs(app, spec.title)
     models = predict.PredictModels.of(spec)

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from mlcore.lifecycle.aliases import CHALLENGER, CHAMPION
-from mlcore.serving.errors import error_response
+from mlcore.serving.errors import HTTPError, Unavailable
 from mlcore.serving.feedback import FeedbackStore
 from mlcore.serving.predictor import InputError, log_inputs
 from mlcore.serving.rollout import SHADOW, RolloutSettings, Router
@@ -190,11 +189,11 @@ class Arms:
         return await self.holder.load_challenger_now()
 
     # -- scoring ----------------------------------------------------------------------------------
-    async def score(self, items: Sequence[Any], key: str | None, request_id: str | None) -> Scored | Response:
-
+    async def score(self, items: Sequence[Any], key: str | None, request_id: str | None) -> Scored:
+        """Answers from the arm the rollout picks (logged, counted); raises the 422/415/503 answer."""
         champion = self.holder.current
         if champion is None:
-            return error_response(503, "no model loaded: " + self.holder.unavailable())
+            raise Unavailable("no model loaded: " + self.holder.unavailable())
         request_id = request_id or uuid.uuid4().hex
         challenger = self.holder.challenger
         arm = self.router.arm_for(key) if challenger is not None else CHAMPION
@@ -203,9 +202,8 @@ class Arms:
         try:
             outputs = await loaded.answer(items)
         except InputError as exc:
-            return error_response(
-                exc.status, str(exc), [{"field": exc.field, "msg": exc.message, "type": "value_error"}]
-            )
+            detail = [{"field": exc.field, "msg": exc.message, "type": "value_error"}]
+            raise HTTPError(str(exc), detail, status=exc.status) from None
         except Exception as exc:
             self.errors.labels(arm, loaded.version).inc()
             if arm != CHALLENGER:

@@ -6,31 +6,30 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import ClientDisconnect
 
-from mlcore.serving.errors import error_response, field_errors
+from mlcore.serving.errors import BodyTooLarge, ClientGone, Invalid, UnsupportedMedia
 
 
-async def read_body(request: Request, max_bytes: int, uploads: bool) -> tuple[bytes, bool] | Response:
-    """The body and whether it is a multipart upload, or the 408/413/415 answer."""
+async def read_body(request: Request, max_bytes: int, uploads: bool) -> tuple[bytes, bool]:
+    """The body and whether it is a multipart upload; raises the 408/413/415 answer."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        return error_response(413, f"body too large: {declared} bytes > limit {max_bytes}")
+        raise BodyTooLarge(f"body too large: {declared} bytes > limit {max_bytes}")
     _, upload, refused = media_type(request, uploads)
     if refused:
-        return error_response(415, refused)
+        raise UnsupportedMedia(refused)
     body = bytearray()
     try:
         async for chunk in request.stream():
             body.extend(chunk)
             if len(body) > max_bytes:
-                return error_response(413, f"body too large: over limit {max_bytes} bytes")
+                raise BodyTooLarge(f"body too large: over limit {max_bytes} bytes")
     except ClientDisconnect:  # gone, or cut off as too slow (the protocol answered 408)
-        return error_response(408, "the client went away before the body was complete")
+        raise ClientGone("the client went away before the body was complete") from None
     if not upload and (refused := not_utf8(body)) is not None:
-        return error_response(415, refused)
+        raise UnsupportedMedia(refused)
     return bytes(body), upload
 
 
@@ -69,11 +68,9 @@ UPLOAD_FIELDS = ("file", "files")
 
 async def uploaded_items(
     request: Request, body: bytes, upload_field: str, max_files: int, item_adapter: TypeAdapter[Any]
-) -> tuple[list[Any], bool] | Response:
-    """The items of a multipart body: one per uploaded file (``file`` once, or ``files`` many times)."""
-    import base64
-
-    from starlette.datastructures import UploadFile
+) -> tuple[list[Any], bool]:
+    """The items of a multipart body: one per uploaded file (``file`` once, or ``files`` many times);
+    raises the 422 answer naming the part at fault."""
     from starlette.formparsers import MultiPartException, MultiPartParser
 
     async def replay() -> Any:
@@ -84,22 +81,30 @@ async def uploaded_items(
             request.headers, replay(), max_files=max_files, max_fields=len(UPLOAD_FIELDS) * max_files
         ).parse()
     except MultiPartException as exc:
-        return error_response(422, f"body: invalid multipart form ({exc.message})")
+        raise Invalid(f"body: invalid multipart form ({exc.message})") from None
+    try:  # the form's spooled files are closed whatever the outcome
+        return await upload_items(form, upload_field, item_adapter)
+    finally:
+        await form.close()
+
+
+async def upload_items(form: Any, upload_field: str, item_adapter: TypeAdapter[Any]) -> tuple[list[Any], bool]:
+    """One item per uploaded file of a parsed form, the file's bytes base64-encoded in ``upload_field``."""
+    import base64
+
+    from starlette.datastructures import UploadFile
+
     parts = [(name, value) for name in UPLOAD_FIELDS for value in form.getlist(name)]
     if not parts:
-        return error_response(
-            422, "file: no file uploaded (send it as the multipart field `file`, or several as `files`)"
-        )
+        raise Invalid("file: no file uploaded (send it as the multipart field `file`, or several as `files`)")
     items = []
     for index, (name, value) in enumerate(parts):
         where = name if len(parts) == 1 else f"files.{index}"
         if not isinstance(value, UploadFile):
-            return error_response(422, f"{where}: expected an uploaded file, got a text field")
+            raise Invalid(f"{where}: expected an uploaded file, got a text field")
         data = await value.read()
         try:
             items.append(item_adapter.validate_python({upload_field: base64.b64encode(data).decode()}))
         except ValidationError as exc:
-            summary, details = field_errors(exc, [where])
-            return error_response(422, summary, details)
-    await form.close()
+            raise Invalid.from_validation(exc, [where]) from None
     return items, len(parts) > 1

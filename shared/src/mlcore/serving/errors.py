@@ -1,6 +1,11 @@
-"""The suite's error answers, in one place: the body every error carries (``ErrorBody``), the JSON
-response that renders it, the OpenAPI description of each status, and validation errors turned into
-``detail`` entries that name the field. Every route module imports these; none imports another's."""
+"""The suite's error answers, in one place: a small family of exceptions that carry their HTTP
+status (``HTTPError`` and one subclass per status the API answers), the one handler that renders
+any of them as the body every error carries (``ErrorBody``), the OpenAPI description of each
+status, and validation errors turned into ``detail`` entries that name the field.
+
+Code on the request path raises (``raise Unavailable("no model loaded: ...")``); no module builds
+another's responses or imports another's helpers.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,29 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from fastapi.responses import JSONResponse
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
-__all__ = ["ERRORS", "ErrorBody", "FieldError", "ORJSONResponse", "error_response", "error_responses", "field_errors"]
+__all__ = [
+    "ERRORS",
+    "BodyTooLarge",
+    "ClientGone",
+    "ErrorBody",
+    "FieldError",
+    "Forbidden",
+    "HTTPError",
+    "Invalid",
+    "NotFound",
+    "ORJSONResponse",
+    "Refused",
+    "UnsupportedMedia",
+    "Unavailable",
+    "error_response",
+    "error_responses",
+    "field_errors",
+    "render",
+]
 
 
 class ORJSONResponse(JSONResponse):
@@ -62,3 +86,62 @@ def field_errors(exc: ValidationError, prefix: Sequence[str | int] = ()) -> tupl
         details.append({"field": ".".join(str(p) for p in loc) or "body", "msg": err["msg"], "type": err["type"]})
     summary = "; ".join(f"{d['field']}: {d['msg']}" for d in details[:5])
     return summary, details
+
+
+class HTTPError(Exception):
+    """An error answer raised on the request path: ``status``, a message a client can act on, and
+    for 422 the fields at fault (``detail``). ``render`` turns it into the response."""
+
+    status = 500
+
+    def __init__(self, message: str, detail: list[dict[str, Any]] | None = None, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message, self.detail = message, detail
+        if status is not None:
+            self.status = status
+
+    def response(self) -> ORJSONResponse:
+        return error_response(self.status, self.message, self.detail)
+
+
+class Forbidden(HTTPError):
+    status = 403  # the admin token is missing or wrong
+
+
+class NotFound(HTTPError):
+    status = 404
+
+
+class ClientGone(HTTPError):
+    status = 408  # the client went away (or was cut off as too slow) before its body was complete
+
+
+class Refused(HTTPError):
+    status = 409  # the request conflicts with what is stored or loaded
+
+
+class BodyTooLarge(HTTPError):
+    status = 413
+
+
+class UnsupportedMedia(HTTPError):
+    status = 415
+
+
+class Invalid(HTTPError):
+    status = 422
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError, prefix: Sequence[str | int] = ()) -> Invalid:
+        summary, details = field_errors(exc, prefix)
+        return cls(summary, details)
+
+
+class Unavailable(HTTPError):
+    status = 503
+
+
+async def render(_: Request, exc: Exception) -> Response:
+    """The one handler (``app.add_exception_handler(HTTPError, render)``)."""
+    assert isinstance(exc, HTTPError)
+    return exc.response()

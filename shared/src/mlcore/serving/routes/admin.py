@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from mlcore.serving.errors import ErrorBody, ORJSONResponse, error_response, error_responses
+from mlcore.serving.errors import ErrorBody, Forbidden, ORJSONResponse, Unavailable, error_responses
 from mlcore.serving.holder import failure_detail, failure_message
 from mlcore.serving.spec import LOOPBACK, ServingSpec
 from mlcore.serving.state import ServingDep, ServingState
@@ -52,7 +52,7 @@ async def reload_champion(state: ServingState) -> Response:
             loaded = await run_in_threadpool(holder.load)
         except Exception as exc:  # noqa: BLE001 - keep serving the old model
             log.error("reload failed", extra={"reason": failure_detail(exc)})
-            return error_response(503, f"reload failed, still serving {previous}: {failure_message(exc)}")
+            raise Unavailable(f"reload failed, still serving {previous}: {failure_message(exc)}") from None
         await holder.install(loaded)
         wants_challenger = arms.router.mode != "champion" or holder.challenger is not None
         if wants_challenger and not await holder.load_challenger_now():  # promoted: no @challenger now
@@ -75,7 +75,7 @@ def router() -> APIRouter:
     )
     async def reload(request: Request, state: ServingDep) -> Response:
         if not state.authorised(request):
-            return error_response(403, "x-admin-token header missing or wrong")
+            raise Forbidden("x-admin-token header missing or wrong")
         return await reload_champion(state)
 
     return routes

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
 from mlcore.serving.body import read_body
+from mlcore.serving.errors import HTTPError, Unavailable
 from mlcore.serving.open_inference import (
     PLATFORM,
     BadTensors,
@@ -114,11 +114,9 @@ class OpenInference:
         loaded = self.served(state, name, version)
         if isinstance(loaded, JSONResponse):
             return loaded
-        read = await read_body(request, state.spec.max_body_bytes, False)
-        if isinstance(read, Response):
-            return read
+        body, _ = await read_body(request, state.spec.max_body_bytes, False)
         try:
-            parsed = self.request_adapter.validate_json(read[0])
+            parsed = self.request_adapter.validate_json(body)
             rows = items_from_tensors(parsed, self.inputs, self.max_rows)
             items = [self.item_adapter.validate_python(row) for row in rows]
         except ValidationError as exc:
@@ -127,11 +125,12 @@ class OpenInference:
             return error(400, f"{where}: {first['msg']}")
         except BadTensors as exc:
             return error(400, str(exc))
-        scored = await score_request(state, items, None)
-        if isinstance(scored, Response):
-            if scored.status_code == 503:
-                return scored
-            return error(400, orjson.loads(bytes(scored.body)).get("error", "invalid input"))
+        try:
+            scored = await score_request(state, items, None)
+        except Unavailable:
+            raise
+        except HTTPError as exc:  # input the model cannot score: the protocol's 400
+            return error(400, exc.message)
         try:
             outputs = tensors_from_answers(scored.outputs, parsed.outputs)
         except BadTensors as exc:

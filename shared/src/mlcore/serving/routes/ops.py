@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlcore.foundation.redact import mask_credentials
-from mlcore.serving.errors import ORJSONResponse, error_response, error_responses
+from mlcore.serving.errors import ORJSONResponse, Unavailable, error_responses
 from mlcore.serving.spec import ServingSpec
 from mlcore.serving.state import ServingDep, ServingState
 
@@ -68,7 +68,7 @@ def router(spec: ServingSpec) -> APIRouter:
     async def ready(state: ServingDep) -> Response:
         loaded = state.holder.current
         if loaded is None:
-            return error_response(503, "not ready: " + state.holder.unavailable())
+            raise Unavailable("not ready: " + state.holder.unavailable())
         answer = {"status": "ready", "model_version": loaded.version, "served_from": loaded.metadata.get("served_from")}
         if loaded.metadata.get("registry"):
             answer["registry"] = loaded.metadata["registry"]
@@ -82,7 +82,7 @@ def router(spec: ServingSpec) -> APIRouter:
     async def metadata(state: ServingDep) -> Response:
         loaded = state.holder.current
         if loaded is None:
-            return error_response(503, "no model loaded: " + state.holder.unavailable())
+            raise Unavailable("no model loaded: " + state.holder.unavailable())
         served = {"fastpath": vars(loaded.fastpath)} if loaded.fastpath is not None else {}
         metadata = {"model_name": spec.model_name, **loaded.metadata, **served}
         return ORJSONResponse(orjson.loads(mask_credentials(orjson.dumps(metadata).decode())))
@@ -121,7 +121,7 @@ def add_extra_get(routes: APIRouter, path: str, describe: Callable[[Any], Any]) 
     async def endpoint(state: ServingDep) -> Response:
         loaded = state.holder.current
         if loaded is None:
-            return error_response(503, "no model loaded: " + state.holder.unavailable())
+            raise Unavailable("no model loaded: " + state.holder.unavailable())
         return ORJSONResponse(describe(loaded.predictor))
 
     routes.add_api_route(

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from mlcore.serving import arms as arms_module
 from mlcore.serving.body import read_body, uploaded_items
 from mlcore.serving.docs import ref
-from mlcore.serving.errors import ORJSONResponse, error_response, error_responses, field_errors
+from mlcore.serving.errors import Invalid, ORJSONResponse, error_responses
 from mlcore.serving.spec import ServingSpec
 from mlcore.serving.state import ServingDep, ServingState
 
@@ -53,33 +53,29 @@ class PredictModels:
         return cls(spec.item_schema, batch, answer, answers, TypeAdapter(spec.item_schema))
 
 
-async def score_request(
-    state: ServingState, items: Sequence[Any], request: Request | None
-) -> arms_module.Scored | Response:
-    """Answers to validated items from the arm the rollout picks (logged, counted), or the 4xx/503 answer."""
+async def score_request(state: ServingState, items: Sequence[Any], request: Request | None) -> arms_module.Scored:
+    """Answers to validated items from the arm the rollout picks (logged, counted); raises the 4xx/503 answer."""
     key = request.headers.get(state.spec.rollout.key_header) if request is not None else None
     given = request.headers.get("x-request-id") if request is not None else None
     request_id = given if given and REQUEST_ID.fullmatch(given) else None
     scored = await state.arms.score(items, key, request_id)
-    if not isinstance(scored, Response):
-        state.metrics.items_total.inc(len(items))
+    state.metrics.items_total.inc(len(items))
     return scored
 
 
-def parse_items(body: bytes, models: PredictModels) -> tuple[list[Any], bool] | Response:
-    """The items of a JSON body and whether it was a batch, or the 422 answer naming the field."""
+def parse_items(body: bytes, models: PredictModels) -> tuple[list[Any], bool]:
+    """The items of a JSON body and whether it was a batch; raises the 422 answer naming the field."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        return error_response(422, f"body: invalid JSON ({exc})")
+        raise Invalid(f"body: invalid JSON ({exc})") from None
     batch = isinstance(payload, dict) and "items" in payload
     try:  # strict: `true` or "1656" is not a number; unknown keys are refused at every level
         if batch:
             return models.batch.model_validate_json(body, strict=True).items, True  # type: ignore[attr-defined]
         return [models.item_adapter.validate_json(body, strict=True)], False
     except ValidationError as exc:
-        summary, details = field_errors(exc)
-        return error_response(422, summary, details)
+        raise Invalid.from_validation(exc) from None
 
 
 def router(spec: ServingSpec, models: PredictModels) -> APIRouter:
@@ -104,20 +100,14 @@ def router(spec: ServingSpec, models: PredictModels) -> APIRouter:
         },
     )
     async def predict(request: Request, state: ServingDep) -> Response:
-        read = await read_body(request, spec.max_body_bytes, uploads)
-        if isinstance(read, Response):
-            return read
-        body, upload = read
+        body, upload = await read_body(request, spec.max_body_bytes, uploads)
         if upload:
-            parsed = await uploaded_items(request, body, str(spec.upload_field), spec.max_batch, models.item_adapter)
+            items, batch = await uploaded_items(
+                request, body, str(spec.upload_field), spec.max_batch, models.item_adapter
+            )
         else:
-            parsed = parse_items(body, models)
-        if isinstance(parsed, Response):
-            return parsed
-        items, batch = parsed
+            items, batch = parse_items(body, models)
         scored = await score_request(state, items, request)
-        if isinstance(scored, Response):
-            return scored
         version, rid = scored.loaded.version, scored.request_id
         headers = {"x-model-version": version, "x-request-id": rid, "x-model-arm": scored.arm}
         if batch:

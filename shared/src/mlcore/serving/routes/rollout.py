@@ -14,7 +14,16 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlcore.serving.body import read_body
-from mlcore.serving.errors import ErrorBody, ORJSONResponse, error_response, error_responses, field_errors
+from mlcore.serving.errors import (
+    ErrorBody,
+    Forbidden,
+    Invalid,
+    NotFound,
+    ORJSONResponse,
+    Refused,
+    Unavailable,
+    error_responses,
+)
 from mlcore.serving.feedback import Conflict, FeedbackAccepted, UnknownRequest, feedback_model
 from mlcore.serving.rollout import MODES
 from mlcore.serving.state import ServingDep, ServingState
@@ -46,21 +55,20 @@ async def record_feedback(state: ServingState, given: Any, outcome_field: str) -
     """Store the outcome of an answered request (404: no such request, 409: another outcome stored)."""
     arms = state.arms
     if arms.store is None:
-        return error_response(503, "feedback needs the prediction log: set serve.prediction_log")
+        raise Unavailable("feedback needs the prediction log: set serve.prediction_log")
     outcome = {outcome_field: getattr(given, outcome_field)}
     labels = getattr(getattr(arms.holder.current, "predictor", None), "labels", None)
     if outcome_field == "label" and labels and outcome["label"] not in [str(x) for x in labels]:
-        return error_response(
-            422,
+        raise Invalid(
             f"label: {outcome['label']!r} is not one of the model's labels {list(labels)}",
             [{"field": "label", "msg": f"not one of {list(labels)}", "type": "enum"}],
         )
     try:
         status, version = await run_in_threadpool(arms.store.record, given.request_id, given.item, outcome)
     except UnknownRequest as exc:
-        return error_response(404, str(exc))
+        raise NotFound(str(exc)) from None
     except Conflict as exc:
-        return error_response(409, str(exc))
+        raise Refused(str(exc)) from None
     if status == "recorded":
         arms.feedback_total.labels(version).inc()
     return ORJSONResponse(
@@ -92,14 +100,11 @@ def add_feedback_route(routes: APIRouter, kind: str) -> None:
         },
     )
     async def feedback(request: Request, state: ServingDep) -> Response:
-        read = await read_body(request, state.spec.max_body_bytes, False)
-        if isinstance(read, Response):
-            return read
+        body, _ = await read_body(request, state.spec.max_body_bytes, False)
         try:
-            given = model.model_validate_json(read[0], strict=True)
+            given = model.model_validate_json(body, strict=True)
         except ValidationError as exc:
-            summary, details = field_errors(exc)
-            return error_response(422, summary, details)
+            raise Invalid.from_validation(exc) from None
         return await record_feedback(state, given, outcome_field)
 
 
@@ -109,16 +114,14 @@ async def apply_rollout_change(state: ServingState, body: bytes) -> Response:
     try:
         change = RolloutChange.model_validate_json(body)
     except ValidationError as exc:
-        summary, details = field_errors(exc)
-        return error_response(422, summary, details)
+        raise Invalid.from_validation(exc) from None
     if change.mode not in MODES:
-        return error_response(
-            422,
+        raise Invalid(
             f"mode: must be one of {', '.join(MODES)}",
             [{"field": "mode", "msg": f"one of {list(MODES)}", "type": "enum"}],
         )
     if change.mode != "champion" and not await arms.ensure_challenger(again=change.reload):
-        return error_response(409, f"mode {change.mode} needs a challenger: {arms.holder.challenger_error}")
+        raise Refused(f"mode {change.mode} needs a challenger: {arms.holder.challenger_error}")
     arms.set_mode(change.mode, change.share)
     log.info("rollout mode changed", extra=arms.router.describe())
     return ORJSONResponse(arms.describe())
@@ -156,7 +159,7 @@ def router(feedback_kind: str | None) -> APIRouter:
     )
     async def change_rollout(request: Request, state: ServingDep) -> Response:
         if not state.authorised(request):
-            return error_response(403, "x-admin-token header missing or wrong")
+            raise Forbidden("x-admin-token header missing or wrong")
         return await apply_rollout_change(state, await request.body())
 
     return routes
