@@ -15,8 +15,8 @@ decode + forward; texts: transformers' tokenizer + forward + softmax per request
 transformers ``pipeline`` does per call, without its own overhead).
 
 The server runs as `make serve` runs it (prediction log on). Request bodies cycle through rows
-of the project's test split (``schemas.request_items``), or through what the project's
-``schemas.<items>(project_root, cfg, 200)`` returns. The load generator (wrk, one thread) shares
+of the project's test split (``predictor.SERVED.request_items``), or through what the project's
+``predictor.<items>(project_root, cfg, 200)`` returns. The load generator (wrk, one thread) shares
 the machine with the server. Figures, with the resident memory of the server and of each worker
 and the share of the bare endpoint's throughput, go to benchmarks/results/<project>.json
 (``<project>.<items>.json`` with ``--items``).
@@ -25,6 +25,7 @@ and the share of the bare endpoint's throughput, go to benchmarks/results/<proje
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import platform
 import re
@@ -84,7 +85,8 @@ from fastapi import FastAPI
 from mlcore.lifecycle.flavors import load_native
 from mlcore.lifecycle.artifacts import logged_metadata
 from {package}.features import decode, normalise, softmax, to_canonical, top_k
-from {package}.schemas import MAX_PIXELS, Item
+from {package}.predictor import MAX_PIXELS
+from {package}.schemas import Item
 
 torch.set_num_threads({threads})
 net = load_native("{model_dir}")
@@ -115,7 +117,8 @@ from fastapi import FastAPI
 from mlcore.lifecycle.artifacts import extra_path, logged_metadata
 from mlcore.lifecycle.flavors import load_native
 from transformers import PreTrainedTokenizerFast
-from {package}.schemas import TOKENIZER_FILE, Item
+from {package}.predictor import TOKENIZER_FILE
+from {package}.schemas import Item
 
 torch.set_num_threads({threads})
 net = load_native("{model_dir}")
@@ -176,10 +179,10 @@ def request_bodies(project: Path, items: str | None) -> list[str]:
 
     package = package_of(project)
     sys.path.insert(0, str(project / "src"))
-    schemas = __import__(f"{package}.schemas", fromlist=["request_items"])
+    predictor = importlib.import_module(f"{package}.predictor")  # the project named on the command line
     cfg = load_params(project / "params.yaml")
     test = pd.read_parquet(project / cfg.paths.processed / "test.parquet")
-    chosen = getattr(schemas, items)(project, cfg, 200) if items else schemas.request_items(test.head(200))
+    chosen = getattr(predictor, items)(project, cfg, 200) if items else predictor.SERVED.request_items(test.head(200))
     return [json.dumps(item) for item in chosen]
 
 
@@ -304,7 +307,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--items", help="a function of the project's schemas module that returns request items")
+    parser.add_argument("--items", help="a function of the project's predictor module that returns request items")
     parser.add_argument("--before", help="git ref of the suite to measure side by side (same model, same run)")
     parser.add_argument("--naive-torch", action="store_true", help="also the naive torch handler (networks)")
     args = parser.parse_args()

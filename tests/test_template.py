@@ -61,6 +61,7 @@ COMMON = {
     "src/{package}/pipeline/sweep.py",
     "src/{package}/pipeline/train.py",
     "src/{package}/pipeline/validate.py",
+    "src/{package}/predictor.py",
     "src/{package}/schemas.py",
     "src/{package}/smoke.py",
     "src/{package}/task.py",

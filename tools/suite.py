@@ -16,6 +16,15 @@ TEMPLATE = ROOT / "templates" / "ml-project"
 PROJECT_BLOCK = re.compile(r"<!-- project-owned:start (\w+) -->.*?<!-- project-owned:end \1 -->", re.S)
 IGNORED_PARTS = {".git", "__pycache__"}
 
+# Reference projects whose project-owned files are still their variant's own, word for word: the
+# suite checks and syncs those files too, so the copies cannot drift apart unseen. Each project
+# keeps only the files named here (its README's blocks and its composed params.yaml); when one of
+# its other files really diverges, name it here and the project owns it again.
+MIRRORS_VARIANT: dict[str, tuple[str, ...]] = {
+    "image-classifier": ("README.md", "params.yaml"),
+    "sentiment-analyzer": ("README.md", "params.yaml"),
+}
+
 
 def projects() -> list[Path]:
     """Every project folder of the suite (it records template answers in .cruft.json)."""
@@ -50,6 +59,14 @@ def files(root: Path) -> set[str]:
     }
 
 
+def owned(project: Path) -> list[str]:
+    """The files the suite leaves to ``project``: its ``.cruft.json`` skip list, or the short list
+    of a project that mirrors its variant (``MIRRORS_VARIANT``)."""
+    if project.name in MIRRORS_VARIANT:
+        return list(MIRRORS_VARIANT[project.name])
+    return list(answers(project).get("skip", []))
+
+
 def is_project_owned(rel: str, skip: list[str]) -> bool:
     return any(rel == s or rel.startswith(s.rstrip("/") + "/") or fnmatch.fnmatch(rel, s) for s in skip)
 
@@ -59,8 +76,9 @@ def mask_project_blocks(text: str) -> str:
 
 
 def drift_from_template(project: Path) -> list[str]:
-    """Template-owned files of ``project`` that differ from a fresh bake with its answers."""
-    skip = answers(project).get("skip", [])
+    """Template-owned files of ``project`` (and a mirroring project's own) that differ from a fresh
+    bake with its answers."""
+    skip = owned(project)
     problems: list[str] = []
     with rebaked(project) as fresh:
         for rel in sorted(files(fresh)):
@@ -87,10 +105,11 @@ def merge_readme(fresh: str, ours: str) -> str:
 
 
 def sync(project: Path) -> list[str]:
-    """Copy every template-owned file of a fresh bake over ``project``; return what changed."""
+    """Copy every template-owned file of a fresh bake (and a mirroring project's own) over
+    ``project``; return what changed."""
     import shutil
 
-    skip = answers(project).get("skip", [])
+    skip = owned(project)
     changed = []
     with rebaked(project) as fresh:
         for rel in sorted(files(fresh)):

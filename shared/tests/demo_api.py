@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+from mlcore.foundation.served import ServedPredictor
 from mlcore.lifecycle.artifacts import SERVING_METADATA
 from mlcore.serving.app import ServingSpec, create_app, run
 from mlcore.serving.protocol import ClientLimits
@@ -29,7 +31,19 @@ class Answer(BaseModel):
     y: float
 
 
-class Scaler:
+class Double(ServedPredictor):
+    """A served predictor for tests: drift signals are the logged inputs as they are."""
+
+    def predict(self, items: Sequence[Any]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def drift_frame(
+        self, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]] | None = None
+    ) -> pd.DataFrame:
+        return pd.DataFrame(list(inputs))
+
+
+class Scaler(Double):
     def __init__(self, factor: float) -> None:
         self.factor = factor
 
@@ -37,7 +51,7 @@ class Scaler:
         return [{"y": item.x * self.factor} for item in items]
 
 
-class Broken:
+class Broken(Double):
     """A model that fails on every request (a challenger for the guard-rail tests)."""
 
     def predict(self, items: Sequence[Item]) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from demo_api import Double
 from mlcore.foundation.waiting import wait_until
 from mlcore.lifecycle.artifacts import SERVING_METADATA
 from mlcore.serving.app import ServingSpec, create_app
@@ -34,7 +35,7 @@ class Answer(BaseModel):
     length: int
 
 
-class Counter:
+class Counter(Double):
     def predict(self, items: list[Item]) -> list[dict[str, int]]:
         return [{"length": len(item.text)} for item in items]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from demo_api import Double
 from fastapi.testclient import TestClient
 from mlcore.foundation.io import write_json
 from mlcore.foundation.waiting import wait_until
@@ -33,7 +34,7 @@ def export(path: Path, version: str) -> None:
     write_json({"version": version}, path / SERVING_METADATA)
 
 
-class Doubler:
+class Doubler(Double):
     def __init__(self, execution: str = "inline", delay: float = 0.0, gate: threading.Event | None = None) -> None:
         self.execution = execution
         self.delay = delay

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from demo_api import Double
 from mlcore import fastpath
 from mlcore.fastpath import text_linear
 from mlcore.lifecycle import artifacts
@@ -183,7 +184,7 @@ class Message(BaseModel):
     text: str
 
 
-class TextPredictor:
+class TextPredictor(Double):
     """The smallest predictor of the FastModel kind: probability of the positive class."""
 
     def __init__(self, model: Any) -> None:

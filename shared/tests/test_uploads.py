@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from demo_api import Double
 from fastapi.testclient import TestClient
 from mlcore.lifecycle.artifacts import SERVING_METADATA
 from mlcore.serving.app import ServingSpec, create_app
@@ -25,7 +26,7 @@ class Size(BaseModel):
     size: int
 
 
-class Measure:
+class Measure(Double):
     def predict(self, items: Sequence[Blob]) -> list[dict[str, Any]]:
         sizes = [len(base64.b64decode(item.data)) for item in items]
         if 0 in sizes:

@@ -9,7 +9,6 @@ profiles and names ship with the model. Evaluation adds stability across seeds a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,7 @@ from tqdm import tqdm
 
 from .features import name_segments
 from .model import fit_model
-from .schemas import Predictor, load_predictor, request_items
+from .predictor import SERVED, Predictor, request_items
 
 
 def quality(predictor: Predictor, frame: pd.DataFrame, prefix: str) -> dict[str, float]:
@@ -75,7 +74,7 @@ def stability(predictor: Predictor, train: pd.DataFrame, test: pd.DataFrame, cfg
 
 
 class Clustering:
-    package = "customer_segmentation"
+    served = SERVED
     headline = ("test_silhouette", "test_davies_bouldin", "stability_ari", "min_cluster_share")
 
     def fit(self, cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame) -> Fitted:
@@ -129,9 +128,6 @@ class Clustering:
     def input_example(self, cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame) -> pd.DataFrame:
         seen = pd.concat([train, val], ignore_index=True)
         return pd.DataFrame(request_items(seen.head(3)))  # the request contract, as /predict takes it
-
-    def load(self, model_dir: Path) -> Predictor:
-        return load_predictor(model_dir)
 
     def score(self, predictor: Predictor, test: pd.DataFrame, cfg: DictConfig) -> Scored:
         return Scored(quality(predictor, test, "test"))

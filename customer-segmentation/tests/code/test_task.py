@@ -13,7 +13,8 @@ import pytest
 from mlcore.tasks import Fitted, Reference, Scored, Task
 from mlcore.tasks.stages import read_splits
 
-from customer_segmentation.schemas import Answer, Item, request_items
+from customer_segmentation.predictor import SERVED
+from customer_segmentation.schemas import Answer, Item
 from customer_segmentation.task import TASK
 
 pytestmark = pytest.mark.slow
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 def test_the_task_implements_the_protocol() -> None:
     assert isinstance(TASK, Task)
-    assert TASK.package == "customer_segmentation"
+    assert TASK.served is SERVED and SERVED.package == "customer_segmentation"
     assert TASK.headline, "headline names the evaluation metrics the stage prints"
 
 
@@ -49,7 +50,7 @@ def test_fit_reference_metadata_and_example(trained: dict[str, Any]) -> None:
 def test_load_and_score_reproduce_the_evaluation(trained: dict[str, Any]) -> None:
     cfg, root = trained["cfg"], trained["root"]
     test = read_splits(cfg, root, ("test",))["test"]
-    predictor = TASK.load(root / cfg.paths.model)
+    predictor = TASK.served.load(root / cfg.paths.model)
     scored = TASK.score(predictor, test, cfg)
     assert isinstance(scored, Scored) and scored.metrics
     written = json.loads((root / cfg.paths.reports / "metrics.json").read_text())
@@ -57,5 +58,5 @@ def test_load_and_score_reproduce_the_evaluation(trained: dict[str, Any]) -> Non
         assert written[name] == pytest.approx(value), name
     assert set(TASK.headline) <= set(written)
     assert cfg.train.promotion.primary_metric in written
-    answers = predictor.predict([Item.model_validate(row) for row in request_items(test.head(5))])
+    answers = predictor.predict([Item.model_validate(row) for row in SERVED.request_items(test.head(5))])
     assert len(answers) == min(5, len(test))

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from customer_segmentation.schemas import EXAMPLE, Customer, load_predictor
+from customer_segmentation.predictor import load_predictor
+from customer_segmentation.schemas import EXAMPLE, Customer
 
 pytestmark = pytest.mark.slow
 DORMANT = ("lost", "hibernating", "about to sleep")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from mlcore.monitoring.drift import Thresholds, compare
 
-from customer_segmentation.schemas import load_predictor, request_items
+from customer_segmentation.predictor import load_predictor, request_items
 
 pytestmark = pytest.mark.slow
 

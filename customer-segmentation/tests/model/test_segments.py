@@ -59,7 +59,7 @@ def test_html_report_names_every_segment_and_is_logged(trained: dict[str, Any]) 
 def test_request_path_assigns_like_the_pipeline(trained: dict[str, Any]) -> None:
     import numpy as np
 
-    from customer_segmentation.schemas import load_predictor
+    from customer_segmentation.predictor import load_predictor
 
     root, cfg = trained["root"], trained["cfg"]
     predictor = load_predictor(root / cfg.paths.export)

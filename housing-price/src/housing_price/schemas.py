@@ -1,26 +1,18 @@
-"""API schema and predictor for one Ames house.
+"""Request and answer models of the API for one Ames house. Project-owned.
 
 Every feature but living area, year built and neighbourhood is optional (the model imputes
 what is missing), and every one is typed: numbers carry their unit
 and allowed range, categories their allowed set. A value out of range or an unknown category is
 rejected with 422 naming the field: the model was never trained on such a house, so no answer is
 better than a silent extrapolation. (The ranges are wide: about 1.5x the largest value seen.)
+The predictor is in ``predictor.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import numpy as np
-import pandas as pd
-from mlcore.fastpath import FastModel
-from mlcore.lifecycle import flavors
-from mlcore.tasks.metrics import interval
 from pydantic import BaseModel, ConfigDict, Field
-
-from .features import engineer_row
 
 EXAMPLE = {
     "Gr_Liv_Area": 1656.0, "Total_Bsmt_SF": 1080.0, "Year_Built": 1960.0, "Year_Remod_Add": 1960.0,
@@ -389,81 +381,3 @@ class Answer(BaseModel):
     interval: list[float] = Field(min_length=2, max_length=2, description="[low, high] prediction interval.")
     interval_coverage: float = Field(description="Share of held-out values the interval covered (target).")
     currency: str = Field(description="Unit of the prediction.")
-
-
-class Predictor:
-    """A fitted regression pipeline with its conformal interval (half-width on the ``scale``
-    it was calibrated on: ``log`` for a relative interval, ``linear`` for one in dollars).
-
-    Houses are scored one by one by the compiled copy of the pipeline (``mlcore.fastpath.tabular_gbm``,
-    equal to ``pipeline.predict`` to float precision; ``engineer_row`` is applied here), so serving
-    never loads scikit-learn; models without a fast path use the pipeline itself.
-    """
-
-    def __init__(
-        self, model: Any, halfwidth: float, coverage: float, features: Sequence[str], scale: str = "log"
-    ) -> None:
-        self.model = FastModel.of(model, skip=("engineer",))
-        self.halfwidth = float(halfwidth)
-        self.coverage = float(coverage)
-        self.features = list(features)
-        self.scale = scale
-        self.numeric = [name for name in self.features if name in set(NUMERIC)]
-
-    @property
-    def pipeline(self) -> Any:
-        return self.model.native
-
-    def frame(self, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-        frame = pd.DataFrame([{name: row.get(name) for name in self.features} for row in rows], columns=self.features)
-        frame[self.numeric] = frame[self.numeric].astype(float)
-        categorical = [name for name in self.features if name not in set(self.numeric)]
-        frame[categorical] = frame[categorical].astype(object).where(frame[categorical].notna(), np.nan)
-        return frame
-
-    def values(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.pipeline.predict(frame[self.features]), dtype=float)
-
-    def predict(self, items: Sequence[BaseModel]) -> list[dict[str, Any]]:
-        if self.model.fast is not None:
-            preds = np.asarray([self.model.fast.predict_one(engineer_row(item.model_dump())) for item in items])
-        else:
-            preds = self.values(self.frame([item.model_dump() for item in items]))
-        lows, highs = interval(preds, self.halfwidth, self.scale)
-        return [
-            {
-                "prediction": round(float(p), 2),
-                "interval": [round(float(low), 2), round(float(high), 2)],
-                "interval_coverage": self.coverage,
-                "currency": "USD",
-            }
-            for p, low, high in zip(preds, lows, highs, strict=True)
-        ]
-
-    def drift_frame(
-        self, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]] | None = None
-    ) -> pd.DataFrame:
-        frame = self.frame(inputs)
-        frame["prediction"] = [row["prediction"] for row in outputs] if outputs is not None else self.values(frame)
-        return frame
-
-
-# Read-only endpoints the API adds for this model (path -> function of the loaded predictor).
-ENDPOINTS: dict[str, Callable[[Any], Any]] = {}
-
-
-def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows of the canonical table as API request items (demo traffic, benchmarks, tests)."""
-    fields = [name for name in Item.model_fields if name in frame.columns]
-    records = frame[fields].to_dict(orient="records")
-    return [{k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))} for row in records]
-
-
-def load_predictor(model_dir: Path) -> Predictor:
-    """Load a model folder written by MLflow (registry download or local export)."""
-    files = flavors.load(model_dir)
-    meta = files.metadata
-    # Models logged before the interval scale was configurable carry a log-scale half-width.
-    halfwidth = meta.get("interval_halfwidth", meta.get("interval_log_halfwidth"))
-    scale = meta.get("interval_scale", "log")
-    return Predictor(FastModel.from_files(files), halfwidth, meta["interval_coverage"], meta["features"], scale)

@@ -8,7 +8,6 @@ cross-validation and permutation importance.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +27,7 @@ from sklearn.model_selection import KFold
 from tqdm import tqdm
 
 from .model import build_model
-from .schemas import Predictor, load_predictor
+from .predictor import SERVED, Predictor
 
 
 def xy(frame: pd.DataFrame, cfg: DictConfig) -> tuple[pd.DataFrame, np.ndarray]:
@@ -72,7 +71,7 @@ def importance(predictor: Predictor, test: pd.DataFrame, cfg: DictConfig, top: i
 
 
 class TabularRegression:
-    package = "housing_price"
+    served = SERVED
     headline = ("test_r2", "test_rmse", "test_mae", "test_interval_coverage", "cv_r2_mean", "cv_r2_std")
 
     def fit(self, cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame) -> Fitted:
@@ -106,9 +105,6 @@ class TabularRegression:
 
     def input_example(self, cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame) -> pd.DataFrame:
         return xy(val, cfg)[0].head(3)
-
-    def load(self, model_dir: Path) -> Predictor:
-        return load_predictor(model_dir)
 
     def score(self, predictor: Predictor, test: pd.DataFrame, cfg: DictConfig) -> Scored:
         x, y = xy(test, cfg)

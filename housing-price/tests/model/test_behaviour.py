@@ -7,7 +7,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from housing_price.schemas import EXAMPLE, Item, load_predictor, request_items
+from housing_price.predictor import load_predictor, request_items
+from housing_price.schemas import EXAMPLE, Item
 
 pytestmark = pytest.mark.slow
 

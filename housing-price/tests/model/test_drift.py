@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from mlcore.monitoring.drift import Thresholds, compare
 
-from housing_price.schemas import load_predictor, request_items
+from housing_price.predictor import load_predictor, request_items
 
 pytestmark = pytest.mark.slow
 

@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 
 from .data import images_of
 from .features import image_signals, normalise
-from .schemas import EMBEDDING_DIMS, Predictor, load_predictor, request_items
+from .predictor import EMBEDDING_DIMS, SERVED, Predictor, request_items
 
 PROJECTION_DIMS = 8  # embedding drift: the reference's top principal components
 
@@ -56,7 +56,7 @@ def architecture(cfg: DictConfig) -> dict[str, Any]:
 
 
 class ImageClassification:
-    package = "image_classifier"
+    served = SERVED
     headline = ("test_accuracy", "test_f1_macro", "test_top2_accuracy", "test_ece")
 
     def fit(self, cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame) -> Fitted:
@@ -116,9 +116,6 @@ class ImageClassification:
 
     def input_example(self, cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(request_items(val.head(2), cfg.data.image.height, cfg.data.image.width))
-
-    def load(self, model_dir: Path) -> Predictor:
-        return load_predictor(model_dir)
 
     def score(self, predictor: Any, test: pd.DataFrame, cfg: DictConfig) -> Scored:
         images = images_of(test, cfg.data.image.height, cfg.data.image.width)

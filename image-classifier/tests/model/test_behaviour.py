@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from image_classifier.data import images_of
-from image_classifier.schemas import load_predictor
+from image_classifier.predictor import load_predictor
 
 
 @pytest.fixture(scope="module")

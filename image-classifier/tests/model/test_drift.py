@@ -11,7 +11,7 @@ from mlcore.lifecycle.artifacts import reference_profile
 from mlcore.monitoring.drift import Thresholds, compare
 
 from image_classifier.data import images_of
-from image_classifier.schemas import load_predictor
+from image_classifier.predictor import load_predictor
 
 
 def drifted(frame: pd.DataFrame, profile: dict[str, Any], thresholds: Any) -> bool:

@@ -25,7 +25,7 @@ from mlcore.tasks.metrics import multiclass_metrics, multiclass_plot_data
 from omegaconf import DictConfig
 
 from .features import TextEncoder
-from .schemas import TOKENIZER_FILE, Predictor, load_predictor, request_items
+from .predictor import SERVED, TOKENIZER_FILE, Predictor, request_items
 
 PROJECTION_DIMS = 8  # embedding drift: the top principal components of training texts' embeddings
 PCA_TEXTS = 2000  # training texts the components are fitted on
@@ -54,7 +54,7 @@ def architecture(cfg: DictConfig, folder: Path) -> dict[str, Any]:
 
 
 class SentimentClassification:
-    package = "sentiment_analyzer"
+    served = SERVED
     headline = ("test_accuracy", "test_f1_macro", "test_roc_auc", "test_ece")
 
     def fit(self, cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame) -> Fitted:
@@ -154,9 +154,6 @@ class SentimentClassification:
 
     def input_example(self, cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(request_items(val.head(2)))
-
-    def load(self, model_dir: Path) -> Predictor:
-        return load_predictor(model_dir)
 
     def score(self, predictor: Any, test: pd.DataFrame, cfg: DictConfig) -> Scored:
         probabilities, _, _ = predictor.forward(test["text"].tolist())

@@ -12,7 +12,8 @@ import orjson
 import pytest
 from mlcore.foundation.waiting import wait_until
 
-from sentiment_analyzer.schemas import ENDPOINTS, Item
+from sentiment_analyzer.predictor import SERVED
+from sentiment_analyzer.schemas import Item
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,9 +147,7 @@ def test_prediction_log_records_traffic(server: str, trained: dict[str, Any]) ->
     # itself, or signals of it (an image is never stored).
     from mlcore.serving.predictor import log_inputs
 
-    from sentiment_analyzer.schemas import Item, load_predictor
-
-    model = load_predictor(trained["root"] / trained["cfg"].paths.export)
+    model = SERVED.load(trained["root"] / trained["cfg"].paths.export)
     expected = log_inputs(model, [Item.model_validate(EXAMPLE)])[0]
     for key, value in expected.items():
         assert logged[key] == (pytest.approx(value, abs=1e-5) if isinstance(value, float) else value), key
@@ -183,7 +182,7 @@ def test_monitor_on_little_traffic_is_not_judged(server: str, trained: dict[str,
 
 
 def test_the_models_extra_endpoints_answer(server: str) -> None:
-    for path in ENDPOINTS:  # e.g. GET /segments of a clustering model
+    for path in SERVED.endpoints:  # e.g. GET /segments of a clustering model
         response = httpx.get(f"{server}{path}")
         assert response.status_code == 200, path
         assert response.json(), path

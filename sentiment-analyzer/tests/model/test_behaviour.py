@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sentiment_analyzer.schemas import Predictor, load_predictor
+from sentiment_analyzer.predictor import Predictor, load_predictor
 
 TEMPLATES = [
     "The movie was {}.",

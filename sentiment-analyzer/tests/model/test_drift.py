@@ -11,7 +11,7 @@ import pytest
 from mlcore.lifecycle.artifacts import reference_profile
 from mlcore.monitoring.drift import Thresholds, compare
 
-from sentiment_analyzer.schemas import load_predictor
+from sentiment_analyzer.predictor import load_predictor
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ import torch
 from mlcore.lifecycle.flavors import load_native
 
 from sentiment_analyzer.features import forward_batches, pad, softmax
-from sentiment_analyzer.schemas import load_predictor
+from sentiment_analyzer.predictor import load_predictor
 
 
 def test_onnx_logits_match_torch(trained: dict[str, Any]) -> None:

@@ -1,23 +1,13 @@
-"""API schema and predictor. Project-owned.
+"""Request and answer models of the API. Project-owned.
 
-``Item`` is one request item; ``Predictor`` turns items into responses and traffic into the
-drift signals that ``monitor`` compares with the training reference.
+``Item`` is one request item (what ``POST /predict`` validates); ``Answer`` documents one answer.
+The predictor that turns one into the other is in ``predictor.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
-from mlcore.fastpath import FastModel
-from mlcore.lifecycle import flavors
 from mlcore.serving.fields import ReadableText
 from pydantic import BaseModel, ConfigDict, Field
-
-from .features import drift_signals
 
 
 class Item(BaseModel):
@@ -40,80 +30,3 @@ class Answer(BaseModel):
     )
     label: str = Field(description="The predicted label (positive when the probability reaches the threshold).")
     threshold: float = Field(description="Decision threshold on the positive label's probability.")
-
-
-class Predictor:
-    """A fitted text pipeline with its decision threshold.
-
-    ``model`` is the fitted pipeline, or a ``FastModel`` from a model folder: messages are scored
-    by its compiled copy (``mlcore.fastpath.text_linear``, equal to ``predict_proba``) when it has
-    one, so serving never loads scikit-learn; else by the pipeline.
-    """
-
-    def __init__(self, model: Any, threshold: float, labels: Sequence[str]) -> None:
-        self.model = FastModel.of(model)
-        self.threshold = float(threshold)
-        self.negative, self.positive = labels
-        self.key = f"{self.positive}_probability"
-
-    @property
-    def labels(self) -> list[str]:
-        """Both labels, negative first (what ``POST /feedback`` accepts)."""
-        return [self.negative, self.positive]
-
-    @property
-    def pipeline(self) -> Any:
-        return self.model.native
-
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        if self.model.fast is not None:
-            return np.asarray(self.model.fast.many(texts))
-        return self.pipeline.predict_proba(pd.Series(list(texts), dtype=object))[:, 1]
-
-    def predict(self, items: Sequence[Item]) -> list[dict[str, Any]]:
-        texts = [item.text for item in items]
-        if self.model.fast is not None and len(texts) == 1:
-            probas = [self.model.fast.proba(texts[0])]
-        else:
-            probas = self.probabilities(texts).tolist()
-        return [
-            {
-                "label": self.positive if p >= self.threshold else self.negative,
-                self.key: round(p, 6),
-                "threshold": self.threshold,
-            }
-            for p in probas
-        ]
-
-    def oov(self, texts: Sequence[str]) -> list[float]:
-        if self.model.fast is not None:
-            return [self.model.fast.oov_share(t) for t in texts]
-        vectorizer = self.pipeline.steps[0][1].transformer_list[0][1]
-        analyze, vocab = vectorizer.build_analyzer(), vectorizer.vocabulary_
-        shares = []
-        for text in texts:
-            grams = analyze(text)
-            shares.append(1 - sum(g in vocab for g in grams) / len(grams) if grams else 1.0)
-        return shares
-
-    def drift_frame(
-        self, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]] | None = None
-    ) -> pd.DataFrame:
-        texts = [row["text"] for row in inputs]
-        probas = [row[self.key] for row in outputs] if outputs is not None else self.probabilities(texts)
-        return drift_signals(texts, probas, self.oov(texts), self.threshold)
-
-
-# Read-only endpoints the API adds for this model (path -> function of the loaded predictor).
-ENDPOINTS: dict[str, Callable[[Any], Any]] = {}
-
-
-def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows of the canonical table as API request items (demo traffic, benchmarks, tests)."""
-    return [{"text": text} for text in frame["text"]]
-
-
-def load_predictor(model_dir: Path) -> Predictor:
-    """Load a model folder written by MLflow (registry download or local export)."""
-    files = flavors.load(model_dir)
-    return Predictor(FastModel.from_files(files), files.metadata["threshold"], files.metadata["labels"])

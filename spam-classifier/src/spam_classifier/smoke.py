@@ -20,7 +20,7 @@ from mlcore.foundation.config import load_params
 from mlcore.serving.smoke import free_port, running_server, send
 
 from . import PROJECT_ROOT
-from .schemas import request_items
+from .predictor import SERVED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = load_params(PROJECT_ROOT / "params.yaml")
     test = pd.read_parquet(split_path(cfg, PROJECT_ROOT, "test"))
-    items = request_items(test.head(args.requests))
+    items = SERVED.request_items(test.head(args.requests))
     port = free_port()
     cmd = [sys.executable, "-m", f"{__package__}.api", f"serve.port={port}", "serve.host=127.0.0.1"]
     env = {"PYTHONPATH": str(PROJECT_ROOT / "src"), "ML_PROJECT_ROOT": str(PROJECT_ROOT)}

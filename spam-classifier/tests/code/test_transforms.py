@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from spam_classifier.data import canonical, parse_csv
 from spam_classifier.features import drift_signals
 from spam_classifier.model import build_model
-from spam_classifier.schemas import Item, Predictor
+from spam_classifier.predictor import Predictor
+from spam_classifier.schemas import Item
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TEXTS = [

@@ -12,7 +12,8 @@ from mlcore.foundation.config import compose
 from mlcore.tasks.metrics import choose_threshold, classification_metrics
 
 from spam_classifier.model import build_model
-from spam_classifier.schemas import Item, Predictor
+from spam_classifier.predictor import Predictor
+from spam_classifier.schemas import Item
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

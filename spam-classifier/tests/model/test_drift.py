@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from mlcore.monitoring.drift import Thresholds, compare
 
-from spam_classifier.schemas import load_predictor
+from spam_classifier.predictor import load_predictor
 
 pytestmark = pytest.mark.slow
 

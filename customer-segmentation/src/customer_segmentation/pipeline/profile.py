@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 from sklearn.decomposition import PCA
 
 from .. import PROJECT_ROOT
-from ..schemas import load_predictor
+from ..predictor import load_predictor
 
 
 def k_choice(cfg: DictConfig, k: int) -> str:

@@ -44,7 +44,7 @@ def compare(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:
 
     tracking.configure(root, cfg.project.experiment)
     frame = load_domains(cfg, root)
-    predictor = TASK.load(root / cfg.paths.model)
+    predictor = TASK.served.load(root / cfg.paths.model)
     test = stages.read_splits(cfg, root, ("test",))["test"]
     table: dict[str, Any] = {}
     for domain, rows in [(cfg.data.name + " (test)", test), *frame.groupby("domain", sort=True)]:

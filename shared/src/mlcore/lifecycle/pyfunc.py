@@ -2,10 +2,11 @@
 
 A model is saved with two flavors. The native one (``mlcore.lifecycle.flavors``: ``sklearn`` with skops today)
 is the raw fitted model, for people who want the estimator. ``python_function`` answers exactly as the suite's ``POST /predict``: each row
-of the input frame is validated by the project's request schema (``<package>.schemas.Item``) and
-scored by the project's predictor (``<package>.schemas.load_predictor``), one answer row per input
-row (label and probability, price and interval, segment). The project's package and mlcore are
-saved in the model's ``code/`` folder, so it loads where neither is installed.
+of the input frame is validated by the project's request schema and scored by its predictor (both
+from the project's ``ServedModel``, ``mlcore.foundation.served``), one answer row per input row
+(label and probability, price and interval, segment). The project's package and mlcore are saved in
+the model's ``code/`` folder, so it loads where neither is installed; the flavor records where the
+``ServedModel`` lives (its ``home``), the one reference the loader resolves.
 
 This module is an MLflow custom flavor: ``save_model`` writes the folder (``Model.log`` calls it)
 and ``_load_pyfunc`` is the loader the ``python_function`` flavor names.
@@ -13,26 +14,27 @@ and ``_load_pyfunc`` is the loader the ``python_function`` flavor names.
 
 from __future__ import annotations
 
-import importlib
 import math
+import pkgutil
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pandas as pd
 
-SCHEMAS_KEY = "schemas_module"  # key of the python_function flavor: the project's schemas module
+from mlcore.foundation.served import ServedModel, ServedPredictor
+
+SERVED_KEY = "served_model"  # key of the python_function flavor: where the project's ServedModel lives
 _PY_TYPES = {float: "double", int: "long", str: "string", bool: "boolean"}
 
 
 class SuiteModel:
     """The pyfunc face of a project predictor: a frame of request rows in, a frame of answers out."""
 
-    def __init__(self, schemas: ModuleType, predictor: Any) -> None:
-        self.schemas = schemas
+    def __init__(self, served: ServedModel, predictor: ServedPredictor) -> None:
+        self.served = served
         self.predictor = predictor
 
     def items(self, frame: pd.DataFrame) -> list[Any]:
@@ -43,7 +45,7 @@ class SuiteModel:
         for index, row in enumerate(frame.to_dict(orient="records")):
             present = {k: v for k, v in row.items() if not _missing(v)}
             try:
-                items.append(self.schemas.Item.model_validate(present))
+                items.append(self.served.item.model_validate(present))
             except ValidationError as exc:
                 first = exc.errors(include_url=False)[0]
                 where = ".".join(str(p) for p in first["loc"]) or "row"
@@ -88,10 +90,10 @@ def input_schema(item_schema: Any, columns: Sequence[str]) -> Any:
 
 
 def package_code(packages: Sequence[str], dest: Path) -> list[str]:
-    """Copies of the named packages' source folders (no caches) under ``dest``, for ``code_paths``."""
+    """Copies of the named (imported) packages' source folders (no caches) under ``dest``, for ``code_paths``."""
     paths = []
     for name in packages:
-        source = Path(importlib.import_module(name).__file__).parent  # type: ignore[arg-type]
+        source = Path(sys.modules[name].__file__).parent  # type: ignore[arg-type]
         target = dest / name
         shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         paths.append(str(target))
@@ -103,7 +105,7 @@ def save_model(
     mlflow_model: Any = None,
     *,
     native_model: Any,
-    schemas_module: str,
+    served_home: str,
     code_paths: Sequence[str],
     **flavor_kwargs: Any,
 ) -> None:
@@ -117,7 +119,7 @@ def save_model(
     for_model(native_model).save(native_model, path, mlflow_model, code_paths, **flavor_kwargs)
     conf = mlflow_model.flavors["python_function"]
     conf["loader_module"] = __name__
-    conf[SCHEMAS_KEY] = schemas_module
+    conf[SERVED_KEY] = served_home
     conf.pop("predict_fn", None)
     mlflow_model.save(str(Path(path) / "MLmodel"))
 
@@ -134,14 +136,17 @@ def load(model_dir: str | Path) -> SuiteModel:
     from mlflow.models import Model
 
     model_dir = Path(model_dir)
+    from mlflow.exceptions import MlflowException
+
     conf = Model.load(str(model_dir)).flavors["python_function"]
-    schemas = importlib.import_module(conf[SCHEMAS_KEY])
-    return SuiteModel(schemas, schemas.load_predictor(model_dir))
-
-
-def schemas_of(package: str) -> ModuleType:
-    """The project's request schemas and served predictor (``<package>.schemas``)."""
-    return importlib.import_module(f"{package}.schemas")
+    if SERVED_KEY not in conf:
+        raise MlflowException(
+            f"{model_dir} was saved by an older mlcore (no {SERVED_KEY!r}): retrain it with `make train`"
+        )
+    served = pkgutil.resolve_name(conf[SERVED_KEY])
+    if not isinstance(served, ServedModel):
+        raise MlflowException(f"{conf[SERVED_KEY]} is a {type(served).__name__}, not a ServedModel")
+    return SuiteModel(served, served.load(model_dir))
 
 
 def _load_pyfunc(path: str, model_config: Any = None) -> SuiteModel:

@@ -17,6 +17,7 @@ from typing import Any
 from mlcore.foundation.paths import store_root
 from mlcore.foundation.progress import say
 from mlcore.foundation.redact import mask_credentials
+from mlcore.foundation.served import ServedModel
 from mlcore.lifecycle import runs
 
 DB_NAME = "mlflow.db"
@@ -202,7 +203,7 @@ def log_training_run(
     config: Mapping[str, Any],
     predictor: Any,
     native_model: Any,
-    package: str,
+    served: ServedModel,
     metrics: Mapping[str, float],
     profile: Mapping[str, Any],
     metadata: Mapping[str, Any],
@@ -220,7 +221,7 @@ def log_training_run(
 
     The model is ``native_model`` in two flavors (see ``mlcore.lifecycle.pyfunc``): its native one
     (``mlcore.lifecycle.flavors``) and ``python_function``, which answers as the API does through
-    ``<package>.schemas`` and ``predictor``. It carries a signature taken from the request schema,
+    the project's ``served`` model and ``predictor``. It carries a signature taken from the request schema,
     the input example, explicit pip requirements, ``metadata`` (threshold, labels, ...), the drift
     reference ``profile``, the task's JSON ``extras`` (``mlcore.lifecycle.artifacts`` names the files),
     ``shipped_files`` written by the caller (the compiled fast path, ``mlcore.fastpath``), and the
@@ -238,18 +239,16 @@ def log_training_run(
     from mlcore.lifecycle import artifacts, pyfunc
     from mlcore.lifecycle.flavors import for_model
 
-    schemas = pyfunc.schemas_of(package)
-    schemas_module = schemas.__name__
-    output_example = pyfunc.SuiteModel(schemas, predictor).predict(input_example)
+    output_example = pyfunc.SuiteModel(served, predictor).predict(input_example)
     with warnings.catch_warnings():  # MLflow's hint on integer columns: answers never miss a value
         warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
         outputs = infer_signature(input_example, output_example).outputs
-    signature = ModelSignature(inputs=pyfunc.input_schema(schemas.Item, list(input_example.columns)), outputs=outputs)
+    signature = ModelSignature(inputs=pyfunc.input_schema(served.item, list(input_example.columns)), outputs=outputs)
     requirements = [*MODEL_REQUIREMENTS, *for_model(native_model).requirements]
     with tempfile.TemporaryDirectory() as tmp:
         extra_files = artifacts.write_extras(Path(tmp) / "extra", profile, extras or {})
         extra_files += [str(path) for path in shipped_files]
-        code_paths = pyfunc.package_code([package, "mlcore"], Path(tmp) / "code")
+        code_paths = pyfunc.package_code([served.package, "mlcore"], Path(tmp) / "code")
         with runs.owned_run(run_name=run_name) as run:
             log_run_context(root, config, data_files)
             for child in child_runs:
@@ -263,7 +262,7 @@ def log_training_run(
             info = pyfunc.log_model(
                 "model",
                 native_model=native_model,
-                schemas_module=schemas_module,
+                served_home=served.home,
                 code_paths=code_paths,
                 signature=signature,
                 input_example=input_example,

@@ -1,7 +1,7 @@
 """What the API serves, without the web: the predictor protocol, how a predictor runs, and the
 micro-batcher for models that score many items at about the cost of one.
 
-A predictor declares ``execution``:
+A predictor (``mlcore.foundation.served.ServedPredictor``) declares ``execution``:
 
 - ``inline`` (the default): ``predict`` runs on the event loop. Right for microsecond scorers (the
   compiled scikit-learn paths); a thread hop would cost more than the work.
@@ -12,8 +12,8 @@ A predictor declares ``execution``:
   answers; when a combined call fails, its requests are scored one by one, so an error stays
   with the request that caused it.
 
-A predictor may also define ``log_inputs(items) -> list[dict]``: what the prediction log keeps of
-each item (its drift signals, or a hash of a large input) instead of the whole request item.
+A predictor may also say what the prediction log keeps of each item (``log_inputs``: its drift
+signals, or a hash of a large input) instead of the whole request item.
 """
 
 from __future__ import annotations
@@ -22,37 +22,34 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any
+
+from pydantic import BaseModel
 
 from mlcore.foundation.errors import InputError  # re-exported: the import path predictors use
-
-Execution = Literal["inline", "thread", "batch"]
-EXECUTIONS: tuple[str, ...] = ("inline", "thread", "batch")
+from mlcore.foundation.served import EXECUTIONS, Execution
+from mlcore.foundation.served import ServedPredictor as Predictor
 
 __all__ = ["EXECUTIONS", "Execution", "InputError", "MicroBatcher", "Predictor", "execution_of", "log_inputs"]
 
 
-class Predictor(Protocol):
-    def predict(self, items: Sequence[Any]) -> list[dict[str, Any]]: ...
-
-
-def execution_of(predictor: Any) -> str:
-    mode = getattr(predictor, "execution", "inline")
+def execution_of(predictor: Predictor) -> str:
+    mode = predictor.execution
     if mode not in EXECUTIONS:
         raise ValueError(f"{type(predictor).__name__}.execution={mode!r} is not one of {', '.join(EXECUTIONS)}")
     return mode
 
 
-def log_inputs(predictor: Any, items: Sequence[Any], raw: bool = False) -> list[dict[str, Any]]:
+def log_inputs(predictor: Predictor, items: Sequence[BaseModel], raw: bool = False) -> list[dict[str, Any]]:
     """What the prediction log keeps of ``items``: the predictor's choice (plus each item as sent
     when ``raw``), else each item as JSON."""
-    choose = getattr(predictor, "log_inputs", None)
-    if choose is not None and not raw:
-        return list(choose(items))
-    sent = [item.model_dump(mode="json") if hasattr(item, "model_dump") else dict(item) for item in items]
-    if choose is None:
+    chosen = predictor.log_inputs(items)
+    if chosen is not None and not raw:
+        return list(chosen)
+    sent = [item.model_dump(mode="json") for item in items]
+    if chosen is None:
         return sent
-    return [{**item, **row} for item, row in zip(sent, choose(items), strict=True)]
+    return [{**item, **row} for item, row in zip(sent, chosen, strict=True)]
 
 
 @dataclass

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from mlcore.foundation.served import ServedModel
 from mlcore.serving.predictor import Predictor
 from mlcore.serving.protocol import ClientLimits
 from mlcore.serving.rollout import RolloutSettings
@@ -67,11 +68,23 @@ class ServingSpec:
         cache_dir: Path,
         drift_report: Path | None = None,
         rollout: Mapping[str, Any] | None = None,
+        served: ServedModel | None = None,
         **project: Any,
     ) -> ServingSpec:
-        """The spec from the ``serve`` config group (paths relative to ``root``) and the project's
-        parts (``model_name``, ``item_schema``, ``answer_schema``, ``load``, ``export_dir``, ...).
-        ``SERVE_ADMIN_TOKEN`` in the environment wins over ``serve.admin_token``."""
+        """The spec from the ``serve`` config group (paths relative to ``root``), the project's
+        served model (schemas, loader, endpoints, upload field, page) and its other parts
+        (``model_name``, ``export_dir``, ...). ``SERVE_ADMIN_TOKEN`` in the environment wins over
+        ``serve.admin_token``."""
+        if served is not None:
+            project = {
+                "item_schema": served.item,
+                "answer_schema": served.answer,
+                "load": served.load,
+                "extra_get": served.endpoints,
+                "upload_field": served.upload_field,
+                "page": served.page() if served.page is not None else None,
+                **project,
+            }
         log_path = serve.get("prediction_log")
         return cls(
             cache_dir=cache_dir,

@@ -2,7 +2,8 @@
 
 A project implements it once, in its project-owned ``src/<package>/task.py``; the stages in
 ``mlcore.tasks.stages`` (train, evaluate, the sweep trial, promotion's re-scoring) call nothing
-else of the project. Frames in, results out: a task reads no files and logs nothing, so each
+else of the project but the ``ServedModel`` the task names (``predictor.py``: what is served, and
+how a model folder loads). Frames in, results out: a task reads no files and logs nothing, so each
 method can be tested on a hand-made frame.
 """
 
@@ -10,18 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 from omegaconf import DictConfig
+
+from mlcore.foundation.served import ServedModel, ServedPredictor
 
 
 @dataclass
 class Fitted:
     """A trained model as the train stage needs it."""
 
-    predictor: Any  # what serving runs: predict(items), drift_frame(inputs, outputs)
+    predictor: ServedPredictor  # what serving runs: predict(items), drift_frame(inputs, outputs)
     model: Any  # the native model the flavor saves (e.g. a fitted scikit-learn pipeline)
     metrics: dict[str, float]  # validation metrics; the sweep optimises one of them
     summary: str = ""  # one line for the stage log, e.g. "val_f1=0.9512 threshold=0.340"
@@ -55,7 +57,7 @@ class Scored:
 class Task(Protocol):
     """What a task type does. ``cfg`` is the composed config (params.yaml)."""
 
-    package: str  # the project's import name (its code ships with the model)
+    served: ServedModel  # what the project serves (``<package>.predictor.SERVED``): schemas, loader
     headline: Sequence[str]  # evaluation metrics printed by the evaluate stage
 
     def fit(self, cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame) -> Fitted:
@@ -67,15 +69,11 @@ class Task(Protocol):
         ...
 
     def metadata(self, fitted: Fitted, cfg: DictConfig) -> dict[str, Any]:
-        """JSON facts logged with the model that ``load`` needs back (threshold, labels, ...)."""
+        """JSON facts logged with the model that ``served.load`` needs back (threshold, labels, ...)."""
         ...
 
     def input_example(self, cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame) -> pd.DataFrame:
         """A few rows as the API takes them (request fields as columns)."""
-        ...
-
-    def load(self, model_dir: Path) -> Any:
-        """The served predictor of a model folder (``mlcore.lifecycle.flavors.load`` gives model and metadata)."""
         ...
 
     def score(self, predictor: Any, test: pd.DataFrame, cfg: DictConfig) -> Scored:

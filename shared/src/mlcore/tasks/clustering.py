@@ -20,6 +20,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from mlcore.fastpath import FastModel
+from mlcore.foundation.served import ServedPredictor
 from mlcore.lifecycle import flavors
 
 SEGMENTS_FILE = "segments.json"  # shipped with the model (mlcore.lifecycle.artifacts extras)
@@ -56,7 +57,7 @@ class SegmentAnswer(BaseModel):
     distance: float = Field(description="Distance to the segment's centre in the model's scaled feature space.")
 
 
-class ClusterPredictor:
+class ClusterPredictor(ServedPredictor):
     """A fitted clustering pipeline: segment id and name, distance to the segment's centre."""
 
     def __init__(

@@ -19,6 +19,7 @@ from mlcore.data.stages import SPLITS, split_path
 from mlcore.foundation.config import to_dict
 from mlcore.foundation.io import read_json, write_json, write_text
 from mlcore.foundation.progress import say, step
+from mlcore.foundation.served import ServedModel, ServedPredictor
 from mlcore.lifecycle import runs, tracking
 from mlcore.tasks.base import Scored, Task
 
@@ -74,7 +75,7 @@ def train(task: Task, cfg: DictConfig, root: Path) -> dict[str, Any]:
             config=to_dict(cfg),
             predictor=fitted.predictor,
             native_model=fitted.model,
-            package=task.package,
+            served=task.served,
             metrics=fitted.metrics,
             profile=profile,
             metadata={**task.metadata(fitted, cfg), "task_type": cfg.project.task_type},
@@ -85,26 +86,28 @@ def train(task: Task, cfg: DictConfig, root: Path) -> dict[str, Any]:
             extras=ref.extras,
             child_runs=fitted.child_runs,
             history=fitted.history,
-            shipped_files=compiled_fast_path(task.package, fitted.predictor, input_example, Path(tmp)),
+            shipped_files=compiled_fast_path(task.served, fitted.predictor, input_example, Path(tmp)),
         )
     write_json(run_info, Path(root) / cfg.paths.run_info)
     say("train", f"run {run_info['run_id'][:8]}: {fitted.summary}")
     return run_info
 
 
-def compiled_fast_path(package: str, predictor: Any, input_example: pd.DataFrame, folder: Path) -> list[str]:
+def compiled_fast_path(
+    served: ServedModel, predictor: ServedPredictor, input_example: pd.DataFrame, folder: Path
+) -> list[str]:
     """The predictor's compiled fast path written into ``folder`` (shipped with the model), when it
     answers the input example exactly as the native model does through the pyfunc flavor; else []."""
     from mlcore import fastpath
     from mlcore.lifecycle import pyfunc
 
-    served = pyfunc.SuiteModel(pyfunc.schemas_of(package), predictor)
-    return fastpath.save_checked(predictor, lambda: served.predict(input_example).to_dict(orient="records"), folder)
+    as_pyfunc = pyfunc.SuiteModel(served, predictor)
+    return fastpath.save_checked(predictor, lambda: as_pyfunc.predict(input_example).to_dict(orient="records"), folder)
 
 
 def score(task: Task, model_dir: Path, test: pd.DataFrame, cfg: DictConfig) -> dict[str, float]:
     """Test metrics of the model in ``model_dir`` (promotion re-scores the champion with this)."""
-    return task.score(task.load(model_dir), test, cfg).metrics
+    return task.score(task.served.load(model_dir), test, cfg).metrics
 
 
 def evaluate(task: Task, cfg: DictConfig, root: Path) -> dict[str, float]:
@@ -114,7 +117,7 @@ def evaluate(task: Task, cfg: DictConfig, root: Path) -> dict[str, float]:
 
     tracking.configure(root, cfg.project.experiment)
     splits = read_splits(cfg, root)
-    predictor = task.load(Path(root) / cfg.paths.model)
+    predictor = task.served.load(Path(root) / cfg.paths.model)
     result: Scored = task.score(predictor, splits["test"], cfg) | task.assess(predictor, cfg, splits)
     written = write_plots(result.tables, Path(root) / cfg.paths.plots)
     tracking.record_evaluation(Path(root) / cfg.paths.run_info, result.metrics, Path(root) / cfg.paths.metrics, written)

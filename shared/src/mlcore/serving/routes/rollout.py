@@ -57,7 +57,8 @@ async def record_feedback(state: ServingState, given: Any, outcome_field: str) -
     if arms.store is None:
         raise Unavailable("feedback needs the prediction log: set serve.prediction_log")
     outcome = {outcome_field: getattr(given, outcome_field)}
-    labels = getattr(getattr(arms.holder.current, "predictor", None), "labels", None)
+    current = arms.holder.current
+    labels = current.predictor.labels if current is not None else None
     if outcome_field == "label" and labels and outcome["label"] not in [str(x) for x in labels]:
         raise Invalid(
             f"label: {outcome['label']!r} is not one of the model's labels {list(labels)}",

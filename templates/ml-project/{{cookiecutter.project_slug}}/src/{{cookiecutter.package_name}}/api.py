@@ -1,4 +1,4 @@
-"""The model API: mlcore's app factory with this project's schema and predictor.
+"""The model API: mlcore's app factory with this project's served model (``predictor.SERVED``).
 
 Template-owned: edit templates/ml-project, then `make sync`.
 
@@ -17,8 +17,8 @@ from mlcore.lifecycle import tracking
 from mlcore.serving.app import ServingSpec, create_app, run, run_workers, worker_config_path
 from omegaconf import DictConfig
 
-from . import CONFIG_DIR, PROJECT_ROOT, schemas
-from .schemas import ENDPOINTS, Answer, Item, load_predictor
+from . import CONFIG_DIR, PROJECT_ROOT
+from .predictor import SERVED
 
 
 def build_app(cfg: DictConfig, root: Path = PROJECT_ROOT) -> FastAPI:
@@ -34,16 +34,11 @@ def build_app(cfg: DictConfig, root: Path = PROJECT_ROOT) -> FastAPI:
             drift_report=root / cfg.monitor.report_json,
             rollout=cfg.rollout,  # champion/challenger modes, guard rails, the online test
             feedback_kind=cfg.rollout.feedback,  # what POST /feedback takes (configs/task/)
+            # Schemas, loader, extra GET endpoints and, where the project has them, uploads and a page at /.
+            served=SERVED,
             model_name=cfg.project.model_name,
-            item_schema=Item,
-            answer_schema=Answer,
-            load=load_predictor,
             export_dir=root / cfg.paths.export,
             title="{{ cookiecutter.project_name | escaped }}",
-            extra_get=ENDPOINTS,
-            # Optional, where the project's schemas define them: file uploads and a web page at /.
-            upload_field=getattr(schemas, "UPLOAD_FIELD", None),
-            page=schemas.page() if hasattr(schemas, "page") else None,
         )
     )
 

@@ -23,7 +23,7 @@ from mlcore.serving.predlog import read_window
 from omegaconf import DictConfig
 
 from . import CONFIG_DIR, PROJECT_ROOT
-from .schemas import load_predictor
+from .predictor import SERVED
 
 
 def monitor(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def monitor(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:
     window = read_window(log_path, last=cfg.monitor.window) if log_path.exists() else None
     if window is None or window.empty:
         raise CannotJudge(f"the prediction log {cfg.monitor.prediction_log} is empty; serve some traffic first")
-    predictor = load_predictor(model.path)
+    predictor = SERVED.load(model.path)
     current = predictor.drift_frame(window["input"].tolist(), window["output"].tolist())
     return run_monitor(
         profile,

@@ -19,7 +19,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.schemas import request_items
+from {{ cookiecutter.package_name }}.predictor import SERVED
 
 pytestmark = pytest.mark.slow
 PACKAGE = "{{ cookiecutter.package_name }}"
@@ -62,7 +62,7 @@ def clean_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def rows(trained: dict[str, Any]) -> list[dict[str, Any]]:
     root, cfg = trained["root"], trained["cfg"]
     test = pd.read_parquet(root / cfg.paths.processed / "test.parquet")
-    return request_items(test.head(ROWS))
+    return SERVED.request_items(test.head(ROWS))
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,12 @@
-"""API schema and predictor. Project-owned."""
+"""Request and answer models of the API. Project-owned.
+
+``Item`` is one request item (what ``POST /predict`` validates); ``Answer`` documents one answer.
+The predictor is in ``predictor.py``.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-import pandas as pd
-from mlcore.tasks.clustering import ClusterPredictor, SegmentAnswer
+from mlcore.tasks.clustering import SegmentAnswer
 from pydantic import BaseModel, ConfigDict, Field
 
 EXAMPLE = {"eruptions": 3.6, "waiting": 79.0}
@@ -21,22 +21,3 @@ class Item(BaseModel):
 
 
 Answer = SegmentAnswer
-
-
-class Predictor(ClusterPredictor):
-    """Segment id and name, distance to the segment's centre (see ``mlcore.tasks.clustering``). Override
-    ``frame`` and ``predict`` when requests carry more than the feature fields."""
-
-
-# Read-only endpoints the API adds for this model (path -> function of the loaded predictor).
-ENDPOINTS = {"/segments": lambda predictor: predictor.describe()}
-
-
-def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows of the entity table as API request items (demo traffic, benchmarks, tests)."""
-    return frame[list(Item.model_fields)].to_dict(orient="records")
-
-
-def load_predictor(model_dir: Path) -> Predictor:
-    """Load a model folder written by MLflow (registry download or local export)."""
-    return Predictor.load(model_dir)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from mlcore.monitoring.drift import Thresholds, compare
 
-from {{ cookiecutter.package_name }}.schemas import load_predictor, request_items
+from {{ cookiecutter.package_name }}.predictor import load_predictor, request_items
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from {{ cookiecutter.package_name }}.data import images_of
-from {{ cookiecutter.package_name }}.schemas import load_predictor
+from {{ cookiecutter.package_name }}.predictor import load_predictor
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from mlcore.lifecycle.artifacts import reference_profile
 from mlcore.monitoring.drift import Thresholds, compare
 
 from {{ cookiecutter.package_name }}.data import images_of
-from {{ cookiecutter.package_name }}.schemas import load_predictor
+from {{ cookiecutter.package_name }}.predictor import load_predictor
 
 
 def drifted(frame: pd.DataFrame, profile: dict[str, Any], thresholds: Any) -> bool:

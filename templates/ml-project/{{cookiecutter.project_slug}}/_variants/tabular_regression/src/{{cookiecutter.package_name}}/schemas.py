@@ -1,19 +1,14 @@
-"""API schema and predictor. Project-owned.
+"""Request and answer models of the API. Project-owned.
 
-Numeric fields may be left out (the model imputes them); a value outside its range, or an
-unknown category, is rejected with 422 naming the field.
+``Item`` is one request item (what ``POST /predict`` validates); ``Answer`` documents one answer.
+Numeric fields may be left out (the model imputes them); a value outside its range, or an unknown
+category, is rejected with 422 naming the field. The predictor is in ``predictor.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import numpy as np
-import pandas as pd
-from mlcore.lifecycle import flavors
-from mlcore.tasks.metrics import interval
 from pydantic import BaseModel, ConfigDict, Field
 
 EXAMPLE = {
@@ -59,63 +54,3 @@ class Answer(BaseModel):
     prediction: float = Field(description="Predicted target value.")
     interval: list[float] = Field(min_length=2, max_length=2, description="[low, high] prediction interval.")
     interval_coverage: float = Field(description="Share of held-out values the interval covered (target).")
-
-
-class Predictor:
-    """A fitted regression pipeline with its conformal interval (half-width on the ``scale``
-    it was calibrated on: ``log`` for a relative interval, ``linear`` for one in target units)."""
-
-    def __init__(
-        self, pipeline: Any, halfwidth: float, coverage: float, features: Sequence[str], scale: str = "log"
-    ) -> None:
-        self.pipeline = pipeline
-        self.halfwidth = float(halfwidth)
-        self.coverage = float(coverage)
-        self.features = list(features)
-        self.scale = scale
-
-    def frame(self, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-        return pd.DataFrame([{name: row.get(name) for name in self.features} for row in rows]).astype(
-            {name: float for name in self.features if name in {"carat", "depth", "table", "x", "y", "z"}}
-        )
-
-    def values(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.pipeline.predict(frame), dtype=float)
-
-    def predict(self, items: Sequence[BaseModel]) -> list[dict[str, Any]]:
-        preds = self.values(self.frame([item.model_dump() for item in items]))
-        lows, highs = interval(preds, self.halfwidth, self.scale)
-        return [
-            {
-                "prediction": round(float(p), 2),
-                "interval": [round(float(low), 2), round(float(high), 2)],
-                "interval_coverage": self.coverage,
-            }
-            for p, low, high in zip(preds, lows, highs, strict=True)
-        ]
-
-    def drift_frame(
-        self, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]] | None = None
-    ) -> pd.DataFrame:
-        frame = self.frame(inputs)
-        frame["prediction"] = [row["prediction"] for row in outputs] if outputs is not None else self.values(frame)
-        return frame
-
-
-# Read-only endpoints the API adds for this model (path -> function of the loaded predictor).
-ENDPOINTS: dict[str, Callable[[Any], Any]] = {}
-
-
-def request_items(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows of the canonical table as API request items (demo traffic, benchmarks, tests)."""
-    fields = list(Item.model_fields)
-    return [{k: v for k, v in row.items() if k in fields} for row in frame[fields].to_dict(orient="records")]
-
-
-def load_predictor(model_dir: Path) -> Predictor:
-    """Load a model folder written by MLflow (registry download or local export)."""
-    files = flavors.load(model_dir)
-    meta = files.metadata
-    return Predictor(
-        files.model, meta["interval_halfwidth"], meta["interval_coverage"], meta["features"], meta["interval_scale"]
-    )

@@ -7,7 +7,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.schemas import EXAMPLE, Item, load_predictor, request_items
+from {{ cookiecutter.package_name }}.predictor import load_predictor, request_items
+from {{ cookiecutter.package_name }}.schemas import EXAMPLE, Item
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,6 @@ threshold on validation for ``train.target_precision``, score at that threshold.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,7 @@ from mlcore.tasks.metrics import choose_threshold, classification_metrics, class
 from omegaconf import DictConfig
 
 from .model import build_model
-from .schemas import Predictor, load_predictor, request_items
+from .predictor import SERVED, Predictor, request_items
 
 
 def labels(frame: pd.DataFrame, cfg: DictConfig) -> np.ndarray:
@@ -27,7 +26,7 @@ def labels(frame: pd.DataFrame, cfg: DictConfig) -> np.ndarray:
 
 
 class TextClassification:
-    package = "{{ cookiecutter.package_name }}"
+    served = SERVED
     headline = ("test_precision", "test_recall", "test_f1", "test_roc_auc")
 
     def fit(self, cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame) -> Fitted:
@@ -53,9 +52,6 @@ class TextClassification:
 
     def input_example(self, cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame) -> pd.DataFrame:
         return train[["text"]].head(3)
-
-    def load(self, model_dir: Path) -> Predictor:
-        return load_predictor(model_dir)
 
     def score(self, predictor: Predictor, test: pd.DataFrame, cfg: DictConfig) -> Scored:
         y, scores = labels(test, cfg), predictor.probabilities(test["text"].tolist())

@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from {{ cookiecutter.package_name }}.data import canonical, parse_csv
 from {{ cookiecutter.package_name }}.features import drift_signals
 from {{ cookiecutter.package_name }}.model import build_model
-from {{ cookiecutter.package_name }}.schemas import Item, Predictor
+from {{ cookiecutter.package_name }}.predictor import Predictor
+from {{ cookiecutter.package_name }}.schemas import Item
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TEXTS = [

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from {{ cookiecutter.package_name }}.schemas import Item, load_predictor
+from {{ cookiecutter.package_name }}.predictor import load_predictor
+from {{ cookiecutter.package_name }}.schemas import Item
 
 pytestmark = pytest.mark.slow
 

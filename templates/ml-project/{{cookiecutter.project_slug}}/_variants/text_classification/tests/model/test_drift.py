@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from mlcore.monitoring.drift import Thresholds, compare
 
-from {{ cookiecutter.package_name }}.schemas import load_predictor
+from {{ cookiecutter.package_name }}.predictor import load_predictor
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package_name }}.schemas import Predictor, load_predictor
+from {{ cookiecutter.package_name }}.predictor import Predictor, load_predictor
 
 TEMPLATES = [
     "The movie was {}.",

@@ -11,7 +11,7 @@ import pytest
 from mlcore.lifecycle.artifacts import reference_profile
 from mlcore.monitoring.drift import Thresholds, compare
 
-from {{ cookiecutter.package_name }}.schemas import load_predictor
+from {{ cookiecutter.package_name }}.predictor import load_predictor
 
 ROOT = Path(__file__).resolve().parents[2]
 

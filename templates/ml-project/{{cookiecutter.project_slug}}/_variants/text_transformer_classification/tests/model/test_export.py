@@ -12,7 +12,7 @@ import torch
 from mlcore.lifecycle.flavors import load_native
 
 from {{ cookiecutter.package_name }}.features import forward_batches, pad, softmax
-from {{ cookiecutter.package_name }}.schemas import load_predictor
+from {{ cookiecutter.package_name }}.predictor import load_predictor
 
 
 def test_onnx_logits_match_torch(trained: dict[str, Any]) -> None:
