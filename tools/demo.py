@@ -3,14 +3,17 @@
 For each project: `make train` (compose params.yaml, `dvc repro`: ingest, validate, split,
 train, evaluate, promote; clustering projects add features and profile), a served-model check
 (the API on 127.0.0.1, real requests, stopped by PID), and `make monitor` on the traffic the check
-logged. Then the closed loop once on spam-classifier (``tools/demo_loop.py``), as soon as
-spam-classifier is done.
+logged. Then the closed loop once on spam-classifier (``tools/demo_loop.py``), last and alone
+(its guard rail judges live latencies).
 
-Projects are independent (each its own DVC repository, MLflow store and port), so ``--jobs N``
-(``DEMO_JOBS=N``) runs N of them at once, the longest first, each line of a project's output
-prefixed with its name. The default is 1, one after another: measured from scratch on two cores,
-two at a time put both networks' trainings side by side and the transformer's steps ran 4-7x
-slower (docs/measured.md); it pays only with cores to spare.
+Projects are independent (each its own DVC repository, MLflow store and port), so they run in two
+lanes (``--lanes 2``, ``DEMO_LANES``, the default): the networks (``NETWORKS``) one after another at
+normal priority, and the other projects one after another beside them at the lowest CPU priority
+(``nice 19``), so they take only what the networks leave idle (process start-ups, MLflow logging,
+export, evaluation, the served-model checks) and do not slow their training. Each line of output
+is prefixed with its project's name. Two networks never train at once: measured on two cores, two
+trainings side by side ran the transformer's steps 4-7x slower (docs/measured.md). ``--lanes 1``
+runs every project one after another.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 PRINTING = threading.Lock()
-HEAVY_FIRST = ("sentiment-analyzer", "image-classifier")  # the longest pipelines start first
+NETWORKS = ("sentiment-analyzer", "image-classifier")  # torch trainings: never two at once, full priority
+LOWEST_PRIORITY = 19  # nice value of the other lane: it runs on what the networks leave idle
 
 
 def say(prefix: str, text: str) -> None:
@@ -45,13 +49,17 @@ def banner(text: str, prefix: str = "") -> None:
     say(prefix, f"=== {text} ===")
 
 
-def run(cmd: list[str], cwd: Path, capture: bool = False, prefix: str = "") -> subprocess.CompletedProcess[str]:
-    """Run ``cmd``; its output streams line by line behind ``prefix`` (or is captured: stdout kept,
-    stderr streamed)."""
+def run(
+    cmd: list[str], cwd: Path, capture: bool = False, prefix: str = "", nice: int = 0
+) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` (at CPU priority ``nice``, inherited by its children); its output streams line by
+    line behind ``prefix`` (or is captured: stdout kept, stderr streamed)."""
     say(prefix, f"$ {' '.join(cmd)}")
     with subprocess.Popen(
-        cmd,
+        ["nice", "-n", str(nice), *cmd] if nice else cmd,
         cwd=cwd,
+        # A lowered lane's OpenMP threads sleep when idle instead of spinning on its small share.
+        env={"OMP_WAIT_POLICY": "PASSIVE", **os.environ} if nice else None,
         text=True,
         errors="replace",
         stdout=subprocess.PIPE,
@@ -67,11 +75,11 @@ def run(cmd: list[str], cwd: Path, capture: bool = False, prefix: str = "") -> s
         return subprocess.CompletedProcess(cmd, proc.wait(), "", "")
 
 
-def demo_project(project: Path, prefix: str = "") -> dict[str, Any]:
+def demo_project(project: Path, prefix: str = "", nice: int = 0) -> dict[str, Any]:
     row: dict[str, Any] = {"project": project.name}
     start = time.monotonic()
     banner(f"{project.name}: pipeline (make train)", prefix)
-    if run(["make", "--no-print-directory", "train"], project, prefix=prefix).returncode != 0:
+    if run(["make", "--no-print-directory", "train"], project, prefix=prefix, nice=nice).returncode != 0:
         row["status"] = "pipeline failed"
         return row
     paths = yaml.safe_load((project / "params.yaml").read_text())["paths"]  # the files the stages wrote
@@ -84,7 +92,9 @@ def demo_project(project: Path, prefix: str = "") -> dict[str, Any]:
     package = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]["package_name"]
 
     banner(f"{project.name}: served-model check (API on 127.0.0.1)", prefix)
-    smoke = run([sys.executable, "-m", f"{package}.smoke", "--requests", "300"], project, capture=True, prefix=prefix)
+    smoke = run(
+        [sys.executable, "-m", f"{package}.smoke", "--requests", "300"], project, capture=True, prefix=prefix, nice=nice
+    )
     if smoke.returncode:
         say(prefix, smoke.stderr[-1500:])
     result = json.loads(smoke.stdout.strip().splitlines()[-1]) if smoke.stdout.strip() else {}
@@ -95,7 +105,7 @@ def demo_project(project: Path, prefix: str = "") -> dict[str, Any]:
 
     banner(f"{project.name}: drift check (make monitor)", prefix)
     # The monitor itself, not `make monitor`: make turns its exit code 1 (drift) into 2.
-    monitor = run([sys.executable, "-m", f"{package}.monitor"], project, prefix=prefix)
+    monitor = run([sys.executable, "-m", f"{package}.monitor"], project, prefix=prefix, nice=nice)
     row["drift"] = {0: "none", 1: "DRIFT", 2: "not judged"}.get(monitor.returncode, "error")
     row["status"] = "ok" if smoke.returncode == 0 and monitor.returncode in (0, 1, 2) else "check failed"
     row["seconds"] = round(time.monotonic() - start)
@@ -111,38 +121,40 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join([line, sep, *body])
 
 
-def ordered(names: list[str]) -> list[str]:
-    """The longest pipelines first (so the short ones fill the other core meanwhile)."""
-    return sorted(
-        names, key=lambda name: (name not in HEAVY_FIRST, HEAVY_FIRST.index(name) if name in HEAVY_FIRST else 0)
-    )
+def lanes_of(names: list[str], lanes: int) -> list[list[str]]:
+    """The projects by lane: the networks first (in ``NETWORKS`` order), then the others; with two
+    lanes, the networks in one and the others in the second."""
+    networks = [n for n in NETWORKS if n in names]
+    others = [n for n in names if n not in NETWORKS]
+    return [networks + others] if lanes == 1 or not networks or not others else [networks, others]
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="every project end to end, then a summary")
     parser.add_argument("projects", nargs="+")
-    parser.add_argument("--jobs", type=int, default=int(os.environ.get("DEMO_JOBS", "1")))
+    parser.add_argument("--lanes", type=int, choices=(1, 2), default=int(os.environ.get("DEMO_LANES", "2")))
     args = parser.parse_args(argv)
     start = time.monotonic()
+    lanes = lanes_of(args.projects, args.lanes)
     width = max(len(name) for name in args.projects)
+    done: dict[str, dict[str, Any]] = {}
+
+    def lane(names: list[str], nice: int) -> None:
+        for name in names:
+            done[name] = demo_project(ROOT / name, f"[{name:<{width}}] " if len(lanes) > 1 else "", nice)
+
+    with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+        futures = [pool.submit(lane, names, LOWEST_PRIORITY if i else 0) for i, names in enumerate(lanes)]
+        for future in futures:
+            future.result()
     loop: dict[str, int] = {}
-
-    def one(name: str) -> dict[str, Any]:
-        prefix = f"[{name:<{width}}] " if args.jobs > 1 else ""
-        row = demo_project(ROOT / name, prefix)
-        if name == "spam-classifier" and row.get("status") == "ok":
-            banner("spam-classifier: the closed loop (drift -> retrain -> canary -> A/B test -> promotion)", prefix)
-            cmd = [sys.executable, str(ROOT / "tools" / "demo_loop.py")]
-            began = time.monotonic()
-            loop["rc"] = run(cmd, ROOT, prefix=prefix).returncode
-            loop["seconds"] = round(time.monotonic() - began)
-        return row
-
-    names = ordered(args.projects)
-    with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
-        done = dict(zip(names, pool.map(one, names), strict=True))
+    if done.get("spam-classifier", {}).get("status") == "ok":
+        banner("spam-classifier: the closed loop (drift -> retrain -> canary -> A/B test -> promotion)")
+        began = time.monotonic()
+        loop["rc"] = run([sys.executable, str(ROOT / "tools" / "demo_loop.py")], ROOT).returncode
+        loop["seconds"] = round(time.monotonic() - began)
     rows = [done[name] for name in args.projects]
-    banner(f"summary ({time.monotonic() - start:.0f} s, {max(args.jobs, 1)} at a time)")
+    banner(f"summary ({time.monotonic() - start:.0f} s, {len(lanes)} lane(s))")
     print(table(rows))
     if loop:
         print(f"closed loop on spam-classifier: {'ok' if loop['rc'] == 0 else 'FAILED'} ({loop['seconds']} s)")
