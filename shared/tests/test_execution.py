@@ -113,6 +113,30 @@ def test_batched_predictor_answers_each_caller_and_combines_calls(tmp_path: Path
     assert sum(model.calls[:-1]) == 16 and len(model.calls) - 1 < 16  # fewer calls than requests
 
 
+def metric(client: TestClient, name: str) -> float:
+    """One unlabelled sample of ``/metrics``."""
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} is not in /metrics")
+
+
+def test_batch_counters_never_go_back_when_a_model_is_reloaded(tmp_path: Path) -> None:
+    """A reload brings a new micro-batcher counting from 0; the process's counter keeps growing."""
+    model = Doubler(execution="batch")
+    with client_for(tmp_path, model, batch_wait_ms=1) as client:
+        for x in range(3):
+            assert client.post("/predict", json={"x": x}).status_code == 200
+        before = metric(client, "predict_batches_total")
+        mean = metric(client, "predict_batch_items_mean")
+        assert before == 3 and mean == 1
+        assert client.post("/admin/reload").status_code == 200
+        assert metric(client, "predict_batches_total") == before, "the counter went back after the reload"
+        assert metric(client, "predict_batch_items_mean") == mean
+        assert client.post("/predict", json={"x": 9}).status_code == 200
+        assert metric(client, "predict_batches_total") == before + 1
+
+
 def test_thread_predictor_does_not_block_the_event_loop(tmp_path: Path) -> None:
     gate = threading.Event()
     model = Doubler(execution="thread", gate=gate)

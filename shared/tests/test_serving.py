@@ -289,3 +289,45 @@ def test_text_that_shows_nothing_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="UTF-8"):
         readable_text("ok \ud800")
     assert readable_text(" \u200bok ") == " \u200bok "
+
+
+EVIL = "https://evil.example"
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "content"),
+    [
+        ("/admin/rollout", {"origin": EVIL, "content-type": "application/x-www-form-urlencoded"}, b"mode=ab"),
+        ("/admin/rollout", {"origin": EVIL, "content-type": "text/plain"}, b'{"mode": "ab"}'),
+        ("/admin/reload", {"origin": EVIL}, b""),
+        ("/admin/reload", {"origin": "null"}, b""),  # a sandboxed frame or a file:// page
+        ("/admin/reload", {"sec-fetch-site": "cross-site"}, b""),
+        ("/predict", {"origin": EVIL, "content-type": "text/plain"}, b'{"x": 1}'),
+        ("/predict", {"origin": "http://testserver:8001"}, b'{"x": 1}'),  # same host, another port
+    ],
+)
+def test_a_page_on_another_origin_cannot_post(
+    client: TestClient, path: str, headers: dict[str, str], content: bytes
+) -> None:
+    before = client.get("/rollout").json()["mode"]
+    refused = client.post(path, headers=headers, content=content)
+    assert refused.status_code == 403, refused.text
+    assert "serve.allowed_origins" in refused.json()["error"]
+    assert client.get("/rollout").json()["mode"] == before
+    assert client.get("/health", headers=headers).status_code == 200, "reading stays open"
+
+
+@pytest.mark.parametrize("path", ["/admin/rollout", "/admin/reload"])
+def test_admin_routes_take_json_only(client: TestClient, path: str) -> None:
+    refused = client.post(path, headers={"content-type": "text/plain"}, content=b'{"mode": "champion"}')
+    assert refused.status_code == 415 and "application/json" in refused.json()["error"]
+
+
+def test_same_origin_allowed_origins_and_scripts_may_post(tmp_path: Path) -> None:
+    export(tmp_path / "export", "1", 2.0)
+    with make_client(tmp_path, allowed_origins=("https://app.example",)) as c:
+        assert c.post("/predict", json={"x": 1}).status_code == 200  # curl, scripts: no Origin
+        assert c.post("/predict", json={"x": 1}, headers={"origin": "http://testserver"}).status_code == 200
+        allowed = {"origin": "https://app.example", "sec-fetch-site": "cross-site"}
+        assert c.post("/predict", json={"x": 1}, headers=allowed).status_code == 200
+        assert c.post("/admin/rollout", json={"mode": "champion"}, headers=allowed).status_code == 200

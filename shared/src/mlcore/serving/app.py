@@ -34,6 +34,7 @@ from mlcore.serving.errors import HTTPError, ORJSONResponse, error_response, ren
 from mlcore.serving.holder import Loaded, ModelHolder, ModelVersionHeader
 from mlcore.serving.metrics import RequestMetrics, ServingMetrics
 from mlcore.serving.open_inference import InferenceRequest
+from mlcore.serving.origin import CrossOriginGuard
 from mlcore.serving.predictor import InputError, Predictor, execution_of
 from mlcore.serving.predlog import PredictionLog
 from mlcore.serving.routes import admin, open_inference, ops, predict, rollout
@@ -70,6 +71,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
     )
     app.state.serving = state
     app.add_middleware(ModelVersionHeader, holder=holder)
+    app.add_middleware(CrossOriginGuard, allowed=spec.allowed_origins)  # 403 before any route
     app.add_middleware(RequestMetrics, registry=metrics.registry)
     app.add_exception_handler(HTTPError, render)  # every error answer raised on the request path
     app.add_exception_handler(Exception, unexpected)

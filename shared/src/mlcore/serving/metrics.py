@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,26 @@ DRIFT_STATS = ("psi", "ks", "chi2_p_value", "p_value")
 
 
 @dataclass
+class Followed:
+    """A Prometheus counter fed from a count kept elsewhere (the prediction log's, a micro-batcher's)
+    that may start again from 0 when its owner is replaced (a reload brings a new batcher): the
+    counter only ever grows, for the life of the process."""
+
+    counter: Counter
+    owner: weakref.ref[Any] | None = None  # the object whose count was seen last
+    seen: int = 0
+
+    def to(self, owner: Any, count: int) -> None:
+        if self.owner is None or self.owner() is not owner:  # a new owner counts from 0
+            self.owner, self.seen = weakref.ref(owner), 0
+        self.counter.inc(count - self.seen)
+        self.seen = count
+
+
+@dataclass
 class ServingMetrics:
-    """The model's and the prediction log's metrics, in this app's own registry."""
+    """The model's and the prediction log's metrics, in this app's own registry. Every ``_total``
+    is a counter for the life of the process: reloading a model never sets one back."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     drift_mtime: float = 0.0  # the drift report last read
@@ -35,18 +54,22 @@ class ServingMetrics:
             "drift_score", "Latest drift statistic per feature (from `monitor`)", ["feature", "stat"], registry=metrics
         )
         self.drift_flag = Gauge("drift_detected", "1 when the latest monitor run crossed a threshold", registry=metrics)
-        self.log_dropped = Gauge(
-            "prediction_log_dropped_total", "Prediction-log rows dropped under overload", registry=metrics
+        self.log_dropped = Followed(
+            Counter("prediction_log_dropped", "Prediction-log rows dropped under overload", registry=metrics)
         )
-        self.log_written = Gauge("prediction_log_written_total", "Prediction-log rows committed", registry=metrics)
+        self.log_written = Followed(
+            Counter("prediction_log_written", "Prediction-log rows committed", registry=metrics)
+        )
         self.log_queued = Gauge(
             "prediction_log_queue_rows", "Rows answered, not yet committed to the prediction log", registry=metrics
         )
-        self.log_errors = Gauge(
-            "prediction_log_write_errors_total", "Failed (retried) prediction-log writes", registry=metrics
+        self.log_errors = Followed(
+            Counter("prediction_log_write_errors", "Failed (retried) prediction-log writes", registry=metrics)
         )
-        self.batch_calls = Gauge(
-            "predict_batches_total", "Combined predict calls of the micro-batcher (batch predictors)", registry=metrics
+        self.batch_calls = Followed(
+            Counter(
+                "predict_batches", "Combined predict calls of the micro-batcher (batch predictors)", registry=metrics
+            )
         )
         self.batch_items = Gauge(
             "predict_batch_items_mean", "Mean items per combined call over the last 100 calls", registry=metrics
@@ -68,15 +91,16 @@ class ServingMetrics:
             self.fast_gauge.labels(loaded.fastpath.kind or "none").set(int(loaded.fastpath.active))
 
     def follow(self, predlog: PredictionLog | None, batcher: MicroBatcher | None) -> None:
-        """Copy the prediction log's and the micro-batcher's counts into the gauges."""
+        """Bring the counters and gauges up to the prediction log's and the micro-batcher's counts."""
         if predlog is not None:
-            self.log_dropped.set(predlog.dropped)
-            self.log_written.set(predlog.written)
+            self.log_dropped.to(predlog, predlog.dropped)
+            self.log_written.to(predlog, predlog.written)
             self.log_queued.set(predlog.queued)
-            self.log_errors.set(predlog.write_errors)
+            self.log_errors.to(predlog, predlog.write_errors)
         if batcher is not None:
-            self.batch_calls.set(batcher.batches)
-            self.batch_items.set(sum(batcher.sizes) / len(batcher.sizes) if batcher.sizes else 0.0)
+            self.batch_calls.to(batcher, batcher.batches)
+            if batcher.sizes:  # a new model's batcher with no call yet keeps the last mean
+                self.batch_items.set(sum(batcher.sizes) / len(batcher.sizes))
 
     def read_drift(self, path: Path | None) -> None:
         """The figures of the drift report at ``path``, when it changed since it was last read."""

@@ -40,6 +40,9 @@ class ServingSpec:
     # Slow clients get 408 past the header/body deadlines; 503 beyond limit_connections open connections.
     client_limits: ClientLimits = field(default_factory=ClientLimits)
     admin_token: str | None = None
+    # Browser origins (scheme://host:port) allowed to send state-changing requests besides the
+    # server's own (``mlcore.serving.origin``); requests without an Origin (scripts, curl) always pass.
+    allowed_origins: tuple[str, ...] = ()
     host: str = "127.0.0.1"  # off loopback, /admin/reload always needs a token (generated if none is set)
     batch_max_items: int = 64  # micro-batching (predictors with execution = "batch")
     batch_wait_ms: float = 5.0
@@ -97,6 +100,7 @@ class ServingSpec:
             registry_retry_s=float(serve.get("registry_retry_s", 30.0)),
             client_limits=ClientLimits.from_config(serve),
             admin_token=os.environ.get("SERVE_ADMIN_TOKEN") or serve.get("admin_token"),
+            allowed_origins=tuple(str(origin) for origin in serve.get("allowed_origins") or ()),
             host=str(serve.get("host", "127.0.0.1")),
             batch_max_items=int(serve.get("batch_max_items", 64)),
             batch_wait_ms=float(serve.get("batch_wait_ms", 5.0)),

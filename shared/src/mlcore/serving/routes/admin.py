@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from mlcore.serving.body import read_body
 from mlcore.serving.errors import ErrorBody, Forbidden, ORJSONResponse, Unavailable, error_responses
 from mlcore.serving.holder import failure_detail, failure_message
 from mlcore.serving.spec import LOOPBACK, ServingSpec
@@ -69,11 +70,12 @@ def router() -> APIRouter:
         summary="Switch to the current @champion without a restart",
         responses={
             200: {"model": Reloaded},
-            403: {"model": ErrorBody, "description": "Admin token missing or wrong"},
-            **error_responses(503),
+            403: {"model": ErrorBody, "description": "Admin token missing or wrong, or a request from another origin"},
+            **error_responses(413, 415, 503),
         },
     )
     async def reload(request: Request, state: ServingDep) -> Response:
+        await read_body(request, state.spec.max_body_bytes, False)  # JSON or nothing: 415 for a form post
         if not state.authorised(request):
             raise Forbidden("x-admin-token header missing or wrong")
         return await reload_champion(state)

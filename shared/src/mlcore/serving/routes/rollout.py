@@ -153,14 +153,15 @@ def router(feedback_kind: str | None) -> APIRouter:
         summary="Switch the mode (champion, shadow, canary, ab) and the challenger's share",
         responses={
             200: {"model": RolloutStatus},
-            403: {"model": ErrorBody, "description": "Admin token missing or wrong"},
+            403: {"model": ErrorBody, "description": "Admin token missing or wrong, or a request from another origin"},
             409: {"model": ErrorBody, "description": "The mode needs a challenger and none can be loaded"},
-            **error_responses(422),
+            **error_responses(413, 415, 422),
         },
     )
     async def change_rollout(request: Request, state: ServingDep) -> Response:
+        body, _ = await read_body(request, state.spec.max_body_bytes, False)  # 415 unless JSON
         if not state.authorised(request):
             raise Forbidden("x-admin-token header missing or wrong")
-        return await apply_rollout_change(state, await request.body())
+        return await apply_rollout_change(state, body)
 
     return routes
