@@ -121,3 +121,39 @@ def test_whole_number_inputs_refuse_fractions_and_datatypes_follow_the_schema() 
         items_from_tensors(request("INT64", [1.5]), meta, 10)
     with pytest.raises(BadTensors, match="whole numbers"):
         items_from_tensors(request("FP64", [2.0]), meta, 10)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            '{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}], "parameters": {"t": Infinity}}',
+            "Infinity is not a number JSON allows",
+        ),
+        ('{"inputs": [{"name": "x", "shape": [1.0], "datatype": "FP32", "data": [1]}]}', "shape"),
+        ('{"inputs": [{"name": "x", "shape": [true], "datatype": "FP32", "data": [1]}]}', "shape"),
+        (
+            '{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [NaN]}]}',
+            "NaN is not a number JSON allows",
+        ),
+        (
+            '{"inputs": [{"name": "x", "name": "y", "shape": [1], "datatype": "FP32", "data": [1]}]}',
+            "name: given twice",
+        ),
+    ],
+)
+def test_infer_reads_json_strictly(client: TestClient, body: str, message: str) -> None:
+    response = client.post("/v2/models/demo/infer", content=body.encode(), headers={"content-type": "application/json"})
+    assert response.status_code == 400 and message in response.json()["error"], response.text
+
+
+@pytest.mark.parametrize(("value", "kind"), [(1, "a number"), (None, "null"), ({"a": 1}, "an object")])
+def test_a_bytes_tensor_of_other_values_is_named_for_what_it_holds(value: Any, kind: str) -> None:
+    from mlcore.serving.open_inference import BadTensors, InferenceRequest, TensorMetadata, items_from_tensors
+
+    meta = [TensorMetadata(name="name", datatype="BYTES", shape=[-1])]
+    given = InferenceRequest.model_validate(
+        {"inputs": [{"name": "name", "shape": [1], "datatype": "BYTES", "data": [value]}]}
+    )
+    with pytest.raises(BadTensors, match=f"BYTES values must be strings, got {kind}"):
+        items_from_tensors(given, meta, 10)

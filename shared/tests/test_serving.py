@@ -331,3 +331,27 @@ def test_same_origin_allowed_origins_and_scripts_may_post(tmp_path: Path) -> Non
         allowed = {"origin": "https://app.example", "sec-fetch-site": "cross-site"}
         assert c.post("/predict", json={"x": 1}, headers=allowed).status_code == 200
         assert c.post("/admin/rollout", json={"mode": "champion"}, headers=allowed).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/predict", b'{"x": 1, "x": 90}', "x: given twice in one JSON object"),
+        ("/predict", b'{"items": [{"x": 1}], "items": [{"x": 2}]}', "items: given twice"),
+        ("/predict", b'{"x": NaN}', "NaN is not a number JSON allows"),
+        ("/predict", b'{"x": -Infinity}', "-Infinity is not a number JSON allows"),
+        ("/admin/rollout", b'{"mode": "champion", "mode": "ab"}', "mode: given twice"),
+    ],
+)
+def test_every_route_reads_json_strictly(client: TestClient, path: str, body: bytes, message: str) -> None:
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and message in response.json()["error"], response.text
+
+
+def test_deeply_nested_json_is_refused_not_a_crash(tmp_path: Path) -> None:
+    export(tmp_path / "export", "1", 2.0)
+    with make_client(tmp_path, max_body_bytes=1_000_000) as c:
+        deep = b"[" * 100_000 + b"]" * 100_000
+        response = c.post("/predict", content=deep, headers={"content-type": "application/json"})
+        assert response.status_code == 422 and "nested too deeply" in response.json()["error"]
+        assert c.post("/predict", json={"x": 1}).status_code == 200

@@ -1,8 +1,10 @@
-"""Reading a request body before any parsing: size limit (413), media type and encoding (415), a
-client gone mid-body (408), and multipart uploads turned into items."""
+"""Reading a request body: size limit (413), media type and encoding (415), a client gone mid-body
+(408), multipart uploads turned into items, and the one strict JSON parser every route uses
+(``strict_json``: standard JSON only, each key once)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import Request
@@ -10,6 +12,45 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.requests import ClientDisconnect
 
 from mlcore.serving.errors import BodyTooLarge, ClientGone, Invalid, UnsupportedMedia
+
+
+class _Duplicate(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _Duplicate(key)
+        seen.add(key)
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows: send a finite number")
+
+
+def strict_json(body: bytes | str) -> Any:
+    """The JSON document ``body``, or ``Invalid`` (422) saying what is wrong and where: not JSON,
+    ``NaN`` / ``Infinity`` (JSON has no such numbers), or a key given twice in one object (which
+    value would count is a guess no server should make)."""
+    try:
+        return json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except _Duplicate as exc:
+        key = exc.args[0]
+        raise Invalid(
+            f"{key}: given twice in one JSON object: send each field once",
+            [{"field": key, "msg": "duplicate key", "type": "duplicate_key"}],
+        ) from None
+    except UnicodeDecodeError:
+        raise Invalid("body: not UTF-8 text") from None
+    except RecursionError:
+        raise Invalid("body: JSON nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise Invalid(f"body: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except ValueError as exc:
+        raise Invalid(f"body: {exc}") from None
 
 
 async def read_body(request: Request, max_bytes: int, uploads: bool) -> tuple[bytes, bool]:
@@ -103,6 +144,11 @@ async def upload_items(form: Any, upload_field: str, item_adapter: TypeAdapter[A
         if not isinstance(value, UploadFile):
             raise Invalid(f"{where}: expected an uploaded file, got a text field")
         data = await value.read()
+        if not data:
+            raise Invalid(
+                f"{where}: the uploaded file is empty (0 bytes)",
+                [{"field": where, "msg": "empty file", "type": "empty"}],
+            )
         try:
             items.append(item_adapter.validate_python({upload_field: base64.b64encode(data).decode()}))
         except ValidationError as exc:

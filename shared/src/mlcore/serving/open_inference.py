@@ -223,12 +223,25 @@ def _flat(data: list[Any]) -> list[Any]:
     return [v for item in data for v in (_flat(item) if isinstance(item, list) else [item])]
 
 
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "an object" if isinstance(value, dict) else "an array"
+
+
 def _decode(tensor: RequestInput, meta: TensorMetadata, value: Any) -> Any:
     given, expected = tensor.datatype, meta.datatype
     where = f"input {tensor.name!r}"
     if expected == "BYTES":
-        if given != "BYTES" or not isinstance(value, str):
+        if given != "BYTES":
             raise BadTensors(f"{where}: expected BYTES (text), got {given}")
+        if not isinstance(value, str):
+            raise BadTensors(f"{where}: BYTES values must be strings, got {_json_kind(value)} {value!r:.40}")
         if meta.json_encoded:
             try:
                 return orjson.loads(value)

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
-from mlcore.serving.body import read_body
-from mlcore.serving.errors import HTTPError, Unavailable
+from mlcore.serving.body import read_body, strict_json
+from mlcore.serving.errors import HTTPError, Invalid, Unavailable
 from mlcore.serving.open_inference import (
     PLATFORM,
     BadTensors,
@@ -116,14 +116,15 @@ class OpenInference:
             return loaded
         body, _ = await read_body(request, state.spec.max_body_bytes, False)
         try:
-            parsed = self.request_adapter.validate_json(body)
+            strict_json(body)  # standard JSON, each key once
+            parsed = self.request_adapter.validate_json(body, strict=True)
             rows = items_from_tensors(parsed, self.inputs, self.max_rows)
             items = [self.item_adapter.validate_python(row) for row in rows]
         except ValidationError as exc:
             first = exc.errors(include_url=False, include_input=False)[0]
             where = ".".join(str(p) for p in first["loc"]) or "body"
             return error(400, f"{where}: {first['msg']}")
-        except BadTensors as exc:
+        except (BadTensors, Invalid) as exc:
             return error(400, str(exc))
         try:
             scored = await score_request(state, items, None)

@@ -9,13 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from mlcore.serving import arms as arms_module
-from mlcore.serving.body import read_body, uploaded_items
+from mlcore.serving.body import read_body, strict_json, uploaded_items
 from mlcore.serving.docs import ref
 from mlcore.serving.errors import Invalid, ORJSONResponse, error_responses
 from mlcore.serving.spec import ServingSpec
@@ -65,10 +64,7 @@ async def score_request(state: ServingState, items: Sequence[Any], request: Requ
 
 def parse_items(body: bytes, models: PredictModels) -> tuple[list[Any], bool]:
     """The items of a JSON body and whether it was a batch; raises the 422 answer naming the field."""
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise Invalid(f"body: invalid JSON ({exc})") from None
+    payload = strict_json(body)  # standard JSON, each key once (422 otherwise)
     batch = isinstance(payload, dict) and "items" in payload
     try:  # strict: `true` or "1656" is not a number; unknown keys are refused at every level
         if batch:

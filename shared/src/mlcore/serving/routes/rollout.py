@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mlcore.serving.body import read_body
+from mlcore.serving.body import read_body, strict_json
 from mlcore.serving.errors import (
     ErrorBody,
     Forbidden,
@@ -102,6 +102,7 @@ def add_feedback_route(routes: APIRouter, kind: str) -> None:
     )
     async def feedback(request: Request, state: ServingDep) -> Response:
         body, _ = await read_body(request, state.spec.max_body_bytes, False)
+        strict_json(body)  # standard JSON, each key once (422 otherwise)
         try:
             given = model.model_validate_json(body, strict=True)
         except ValidationError as exc:
@@ -112,6 +113,7 @@ def add_feedback_route(routes: APIRouter, kind: str) -> None:
 async def apply_rollout_change(state: ServingState, body: bytes) -> Response:
     """Switch the mode (and the challenger's share); 422 for a bad change, 409 without a challenger."""
     arms = state.arms
+    strict_json(body)
     try:
         change = RolloutChange.model_validate_json(body)
     except ValidationError as exc:
