@@ -42,6 +42,47 @@ def test_pixel_bomb_is_refused_before_decoding() -> None:
         decode(png(np.zeros((2000, 2000), np.uint8)), 1_000_000)
 
 
+def saved(image: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format=fmt, **options)
+    return buf.getvalue()
+
+
+def shirt() -> np.ndarray:
+    """An 8-bit grey picture with a mid-grey body and a light left sleeve (not symmetric)."""
+    picture = np.zeros((40, 30), np.uint8)
+    picture[8:32, 8:22] = 128
+    picture[8:16, 2:8] = 220
+    return picture
+
+
+def test_16_bit_grey_is_scaled_not_clipped() -> None:
+    grey16 = Image.fromarray(shirt().astype(np.uint16) * 257)  # I;16: 128 -> 32896
+    decoded = decode(saved(grey16), 10**7)
+    assert np.abs(decoded.astype(int) - shirt()).max() <= 1, "16-bit mid-grey must not turn white"
+
+
+def test_palette_and_alpha_uploads_match_their_8_bit_equivalents() -> None:
+    rgb = np.stack([shirt()] * 3, axis=-1)
+    palette = Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=8)
+    assert np.array_equal(to_canonical(decode(saved(palette), 10**7), 28, 28), to_canonical(rgb, 28, 28))
+    rgba = np.dstack([np.full_like(rgb, 255), np.where(shirt() > 0, 255, 0).astype(np.uint8)])  # white, shaped by alpha
+    expected = np.stack([np.where(shirt() > 0, 255, 0).astype(np.uint8)] * 3, axis=-1)  # over black
+    assert np.array_equal(decode(saved(Image.fromarray(rgba, "RGBA")), 10**7), expected)
+
+
+def test_cmyk_and_exif_rotated_jpegs_match_their_upright_rgb_equivalents() -> None:
+    rgb = Image.fromarray(np.stack([shirt()] * 3, axis=-1))
+    reference = to_canonical(decode(saved(rgb, "JPEG", quality=95), 10**7), 28, 28).astype(int)
+    cmyk = to_canonical(decode(saved(rgb.convert("CMYK"), "JPEG", quality=95), 10**7), 28, 28).astype(int)
+    assert np.abs(cmyk - reference).mean() < 3
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: the stored pixels must be turned 90 degrees clockwise to show
+    stored = rgb.transpose(Image.Transpose.ROTATE_90)  # how a phone held sideways stores it
+    upright = to_canonical(decode(saved(stored, "JPEG", quality=95, exif=exif), 10**7), 28, 28).astype(int)
+    assert np.abs(upright - reference).mean() < 3
+
+
 def test_idx_round_trip_and_canonical_table() -> None:
     images = np.arange(2 * 28 * 28, dtype=np.uint32).astype(np.uint8).reshape(2, 28, 28)
     header = bytes([0, 0, 8, 3]) + b"".join(int(d).to_bytes(4, "big") for d in images.shape)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,9 +50,27 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
         raise ImageError(f"the image is over the limit of {max_pixels:,} pixels") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"the image is truncated or damaged ({exc})") from None
-    if image.mode not in ("L", "RGB"):
-        image = image.convert("RGBA").convert("RGB") if "A" in image.mode or image.mode == "P" else image.convert("RGB")
-    return np.asarray(image)
+    return np.asarray(eight_bit(image))
+
+
+HIGH_DEPTH = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "I": 65535, "F": 1.0}
+
+
+def eight_bit(image: Any) -> Any:
+    """A decoded Pillow image as the camera or the person saw it, in ``L`` or ``RGB`` with 8 bits a
+    channel: turned upright as its EXIF orientation says; 16-bit (and 32-bit integer) grey scaled
+    from its full range (Pillow's own conversion clips it: mid-grey would turn white); float grey
+    read as 0..1; a palette expanded; transparency laid over black, the dataset's background."""
+    from PIL import Image, ImageOps
+
+    image = ImageOps.exif_transpose(image)
+    if image.mode in HIGH_DEPTH:
+        values = np.asarray(image, dtype=np.float64) / HIGH_DEPTH[image.mode] * 255.0
+        return Image.fromarray(np.clip(np.round(values), 0, 255).astype(np.uint8), "L")
+    if image.mode in ("P", "PA", "LA", "La", "RGBA", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("RGB")
+    return image if image.mode in ("L", "RGB") else image.convert("RGB")
 
 
 def to_canonical(image: np.ndarray, height: int, width: int) -> np.ndarray:
