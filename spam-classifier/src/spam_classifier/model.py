@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mlcore.fastpath.columns import TextColumn
 from omegaconf import DictConfig
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
@@ -21,4 +22,5 @@ def build_model(cfg: DictConfig, seed: int = 42) -> Pipeline:
         clf = CalibratedClassifierCV(LinearSVC(C=cfg.C, class_weight=cfg.class_weight, random_state=seed), cv=3)
     else:
         raise ValueError(f"model.estimator={cfg.estimator!r} is not one of logreg, nb, svm")
-    return Pipeline([("features", build_features(cfg)), ("classifier", clf)])
+    # TextColumn: the model takes the documented frame (a `text` column) or the texts themselves.
+    return Pipeline([("text", TextColumn("text")), ("features", build_features(cfg)), ("classifier", clf)])

@@ -68,7 +68,7 @@ class Predictor(ServedPredictor):
     def oov(self, texts: Sequence[str]) -> list[float]:
         if self.model.fast is not None:
             return [self.model.fast.oov_share(t) for t in texts]
-        vectorizer = self.pipeline.steps[0][1].transformer_list[0][1]
+        vectorizer = self.pipeline.named_steps["features"].transformer_list[0][1]
         analyze, vocab = vectorizer.build_analyzer(), vectorizer.vocabulary_
         shares = []
         for text in texts:

@@ -1,7 +1,7 @@
 """TF-IDF + linear text pipelines as a per-message sum over n-grams.
 
 ``Pipeline([(..., TfidfVectorizer | FeatureUnion of them), (..., LogisticRegression |
-MultinomialNB)])`` is, for one message, a sum over its n-grams. Building sparse matrices and
+MultinomialNB)])``, with or without a leading ``TextColumn`` (``mlcore.fastpath.columns``), is, for one message, a sum over its n-grams. Building sparse matrices and
 running scikit-learn's input checks costs far more than that sum, so the fitted pipeline is
 compiled into a vocabulary, IDF and weight arrays, and an analyzer spec that this module
 reproduces without scikit-learn (lower-casing, accent stripping, the token pattern, stop words,
@@ -212,9 +212,16 @@ def compile(pipeline: Any, **_: Any) -> LinearTextScorer | None:  # noqa: A001 -
     from sklearn.naive_bayes import MultinomialNB
     from sklearn.pipeline import FeatureUnion, Pipeline
 
-    if not isinstance(pipeline, Pipeline) or len(pipeline.steps) != 2:
+    from mlcore.fastpath.columns import TextColumn
+
+    if not isinstance(pipeline, Pipeline):
         return None
-    features, clf = pipeline.steps[0][1], pipeline.steps[1][1]
+    steps = [step for _, step in pipeline.steps]
+    if steps and isinstance(steps[0], TextColumn):  # selects the texts: nothing to compile
+        steps = steps[1:]
+    if len(steps) != 2:
+        return None
+    features, clf = steps
     if isinstance(features, TfidfVectorizer):
         vectorizers = [features]
     elif isinstance(features, FeatureUnion) and all(
