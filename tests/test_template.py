@@ -80,7 +80,12 @@ COMMON = {
     "tests/model/test_pyfunc.py",
 }
 PER_TASK = {
-    "text_classification": {"configs/model/nb.yaml", "configs/model/svm.yaml", "data/sample/messages.csv"},
+    "text_classification": {
+        "configs/model/nb.yaml",
+        "configs/model/svm.yaml",
+        "data/sample/messages.csv",
+        "tests/model/test_native_flavor.py",
+    },
     "tabular_regression": {"configs/model/ridge.yaml", "data/sample/diamonds.csv"},
     "clustering": {
         "configs/model/agglomerative.yaml",
