@@ -355,3 +355,10 @@ def test_deeply_nested_json_is_refused_not_a_crash(tmp_path: Path) -> None:
         response = c.post("/predict", content=deep, headers={"content-type": "application/json"})
         assert response.status_code == 422 and "nested too deeply" in response.json()["error"]
         assert c.post("/predict", json={"x": 1}).status_code == 200
+
+
+def test_the_document_describes_the_admin_rollout_body(client: TestClient) -> None:
+    body = client.get("/openapi.json").json()["paths"]["/admin/rollout"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    assert body["required"] and schema["required"] == ["mode"] and schema["additionalProperties"] is False
+    assert set(schema["properties"]["mode"]["enum"]) >= {"champion", "canary", "ab"}

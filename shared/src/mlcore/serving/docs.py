@@ -20,6 +20,13 @@ def ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads its body itself: the JSON body ``model`` describes,
+    required (so a generated client sends exactly what the server accepts)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 def document_models(app: FastAPI, model_name: str, *models: type[BaseModel]) -> None:
     """Put the request and answer models (and what they nest) into the document's components, so
     every ``$ref`` resolves from the document root."""

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlcore.serving.body import read_body, strict_json
+from mlcore.serving.docs import json_body
 from mlcore.serving.errors import (
     ErrorBody,
     Forbidden,
@@ -85,14 +86,7 @@ def add_feedback_route(routes: APIRouter, kind: str) -> None:
     @routes.post(
         "/feedback",
         summary="The true outcome of an answered request (joined to the prediction log)",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": model.model_json_schema(ref_template="#/components/schemas/{model}")}
-                },
-            }
-        },
+        openapi_extra=json_body(model),
         responses={
             200: {"model": FeedbackAccepted},
             404: {"model": ErrorBody, "description": "No answered request with this id (or no such item)"},
@@ -153,6 +147,7 @@ def router(feedback_kind: str | None) -> APIRouter:
     @routes.post(
         "/admin/rollout",
         summary="Switch the mode (champion, shadow, canary, ab) and the challenger's share",
+        openapi_extra=json_body(RolloutChange),
         responses={
             200: {"model": RolloutStatus},
             403: {"model": ErrorBody, "description": "Admin token missing or wrong, or a request from another origin"},
