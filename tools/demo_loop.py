@@ -72,6 +72,7 @@ def rollout(*args: str, env: dict[str, str]) -> int:
 def main() -> int:
     from mlcore.data.stages import split_path
     from mlcore.foundation.config import load_params
+    from mlcore.lifecycle.alias_commands import admin_token
     from mlcore.serving.smoke import free_port, running_server
 
     cfg = load_params(PROJECT / "params.yaml")
@@ -95,6 +96,7 @@ def main() -> int:
         httpx.Client(base_url=base, timeout=30) as client,
     ):
         champion = client.get("/ready").json()["model_version"]
+        admin = {"x-admin-token": admin_token(cfg, PROJECT) or ""}  # the server wrote it at start
         say(
             f"1. shifted traffic: {len(drift_rows)} messages to champion v{champion}, each with its true label as feedback"
         )
@@ -118,7 +120,7 @@ def main() -> int:
             say("the guard rail cut the challenger off: the champion serves alone")
             return 0
         say("4. A/B test: 50/50, pre-registered metric accuracy, mSPRT at alpha 0.05")
-        switched = client.post("/admin/rollout", json={"mode": "ab", "share": 0.5})
+        switched = client.post("/admin/rollout", json={"mode": "ab", "share": 0.5}, headers=admin)
         switched.raise_for_status()
         decision: dict[str, Any] = {}
         for start in range(0, len(ab_rows), 100):
@@ -143,7 +145,7 @@ def main() -> int:
             )
         else:
             say("6. the challenger does not win: back to the champion alone")
-            client.post("/admin/rollout", json={"mode": "champion"}).raise_for_status()
+            client.post("/admin/rollout", json={"mode": "champion"}, headers=admin).raise_for_status()
         ready = client.get("/ready").json()
         summary = {
             "champion_before": champion,

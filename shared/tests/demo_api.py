@@ -95,6 +95,8 @@ def main(argv: list[str]) -> None:
         overrides["client_limits"] = ClientLimits(**overrides["client_limits"])
     if "rollout" in overrides:
         overrides["rollout"] = RolloutSettings.from_config(overrides["rollout"])
+    if "admin_token_file" in overrides:
+        overrides["admin_token_file"] = Path(overrides["admin_token_file"])
     if "challenger_export" in overrides:
         overrides["challenger_export"] = Path(overrides["challenger_export"])
     run(create_app(make_spec(Path(root), **overrides)), host="127.0.0.1", port=int(port))

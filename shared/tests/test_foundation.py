@@ -129,3 +129,13 @@ def test_credentials_are_masked_in_text_and_in_json_logs() -> None:
     record.reason = "MlflowException: http://a:b-secret@h/api failed"
     line = JsonFormatter().format(record)
     assert "b-secret" not in line and line.count("a:***@h") == 2
+
+
+def test_the_token_file_is_made_once_for_its_owner_only(tmp_path: Path) -> None:
+    from mlcore.foundation.secrets import read_token, token_file
+
+    path = tmp_path / "sub" / ".admin-token"
+    assert read_token(path) is None
+    first = token_file(path)
+    assert len(first) >= 32 and path.stat().st_mode & 0o777 == 0o600
+    assert token_file(path) == first == read_token(path), "every process of the project gets the same token"

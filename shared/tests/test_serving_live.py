@@ -257,7 +257,7 @@ def test_rollback_reaches_a_running_server_with_no_failed_request(
         {
             "project": {"model_name": "demo", "experiment": "demo"},
             "paths": {"export": "export"},
-            "serve": {"host": "127.0.0.1", "port": port, "admin_token": None},
+            "serve": {"host": "127.0.0.1", "port": port, "admin_token": None, "admin_token_file": ".admin-token"},
         }
     )
     statuses: list[int] = []
@@ -276,9 +276,12 @@ def test_rollback_reaches_a_running_server_with_no_failed_request(
                 if response.status_code == 200:
                     ys.append(response.json()["y"])
 
-    fields = ["prefer_registry=true", f'tracking_uri="{uri}"']
+    token_file = tmp_path / ".admin-token"  # as `make serve` sets it: generated at start, mode 0600
+    fields = ["prefer_registry=true", f'tracking_uri="{uri}"', f'admin_token_file="{token_file}"']
     with running_server(serve_cmd(tmp_path, port, *fields), port, cwd=tmp_path) as (base, _):
         assert httpx.get(f"{base}/ready").json()["model_version"] == "2"
+        assert httpx.post(f"{base}/admin/reload").status_code == 403, "the token is needed on loopback too"
+        assert token_file.stat().st_mode & 0o077 == 0
         threads = [threading.Thread(target=load, daemon=True) for _ in range(4)]
         for thread in threads:
             thread.start()

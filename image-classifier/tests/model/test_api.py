@@ -119,7 +119,16 @@ def test_two_workers_serve_with_the_overrides_given(trained: dict[str, Any]) -> 
     assert {r.status_code for r in ones} == {200}
 
 
-def test_reload_switches_without_failing_requests(server: str) -> None:
+def test_admin_routes_need_the_generated_token_on_loopback_too(server: str, trained: dict[str, Any]) -> None:
+    token_file = trained["root"] / trained["cfg"].serve.admin_token_file
+    assert token_file.stat().st_mode & 0o077 == 0, "the token file is readable by its owner only"
+    refused = httpx.post(f"{server}/admin/reload", timeout=60)
+    assert refused.status_code == 403 and "x-admin-token" in refused.json()["error"]
+    wrong = httpx.post(f"{server}/admin/rollout", json={"mode": "champion"}, headers={"x-admin-token": "guess"})
+    assert wrong.status_code == 403
+
+
+def test_reload_switches_without_failing_requests(server: str, trained: dict[str, Any]) -> None:
     import concurrent.futures
 
     def hammer() -> list[int]:
@@ -128,7 +137,8 @@ def test_reload_switches_without_failing_requests(server: str) -> None:
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         load = pool.submit(hammer)
-        reload = httpx.post(f"{server}/admin/reload", timeout=60)
+        token = (trained["root"] / trained["cfg"].serve.admin_token_file).read_text().strip()
+        reload = httpx.post(f"{server}/admin/reload", headers={"x-admin-token": token}, timeout=60)
         codes = load.result()
     assert reload.status_code == 200, reload.text
     assert reload.json()["model_version"]

@@ -26,12 +26,25 @@ def server_url(cfg: DictConfig) -> str:
     return os.environ.get("SERVE_URL") or f"http://{cfg.serve.host}:{cfg.serve.port}"
 
 
+def admin_token(cfg: DictConfig, root: Path) -> str | None:
+    """What the running server's admin routes take: ``SERVE_ADMIN_TOKEN``, ``serve.admin_token``, or
+    the token in ``serve.admin_token_file`` (the one `make serve` generated)."""
+    from mlcore.foundation.secrets import read_token
+
+    given = os.environ.get("SERVE_ADMIN_TOKEN") or cfg.serve.get("admin_token")
+    if given or not cfg.serve.get("admin_token_file"):
+        return given
+    return read_token(Path(root) / cfg.serve.admin_token_file)
+
+
 def admin_call(
-    cfg: DictConfig, path: str, body: dict[str, Any] | None = None, timeout: float = 30.0
+    cfg: DictConfig, path: str, body: dict[str, Any] | None = None, timeout: float = 30.0, root: Path | None = None
 ) -> dict[str, Any] | None:
-    """POST ``path`` to the running server (``x-admin-token`` from ``SERVE_ADMIN_TOKEN`` or
-    ``serve.admin_token``); None when no server answers there."""
-    token = os.environ.get("SERVE_ADMIN_TOKEN") or cfg.serve.get("admin_token")
+    """POST ``path`` to the running server (with its admin token, ``admin_token``); None when no
+    server answers there."""
+    from mlcore.foundation.paths import project_root
+
+    token = admin_token(cfg, root if root is not None else project_root())
     request = urllib.request.Request(  # noqa: S310 - http on the configured host only
         server_url(cfg) + path,
         data=json.dumps(body or {}).encode(),
@@ -50,7 +63,7 @@ def admin_call(
 def publish(cfg: DictConfig, root: Path) -> None:
     """Refresh the local export from ``@champion`` and make a running server reload it."""
     registry.download_champion(cfg.project.model_name, Path(root) / cfg.paths.export)
-    answer = admin_call(cfg, "/admin/reload")
+    answer = admin_call(cfg, "/admin/reload", root=root)
     if answer is None:
         say("rollout", f"no server answers at {server_url(cfg)}: it loads the new @champion when it starts")
     elif "model_version" in answer:

@@ -110,7 +110,7 @@ def retrain_on_drift(cfg: DictConfig, root: Path, monitor: Callable[[], int]) ->
         return 1
     mode = cfg.rollout.retrain.start_mode
     say("retrain", f"step 4/4: v{decision['version']} is @challenger; server at {server_url(cfg)} -> {mode}")
-    answer = admin_call(cfg, "/admin/rollout", {"mode": mode, "reload": True})
+    answer = admin_call(cfg, "/admin/rollout", {"mode": mode, "reload": True}, root=root)
     if answer is None:
         say(
             "retrain",

@@ -40,6 +40,10 @@ class ServingSpec:
     # Slow clients get 408 past the header/body deadlines; 503 beyond limit_connections open connections.
     client_limits: ClientLimits = field(default_factory=ClientLimits)
     admin_token: str | None = None
+    # Where the admin token lives when none is set: read, or generated there (mode 0600), so the admin
+    # routes need it on loopback too; `make serve` sets it (serve.admin_token_file). None: the old
+    # rule, a token only off loopback (in-process tests).
+    admin_token_file: Path | None = None
     # Browser origins (scheme://host:port) allowed to send state-changing requests besides the
     # server's own (``mlcore.serving.origin``); requests without an Origin (scripts, curl) always pass.
     allowed_origins: tuple[str, ...] = ()
@@ -101,6 +105,7 @@ class ServingSpec:
             client_limits=ClientLimits.from_config(serve),
             admin_token=os.environ.get("SERVE_ADMIN_TOKEN") or serve.get("admin_token"),
             allowed_origins=tuple(str(origin) for origin in serve.get("allowed_origins") or ()),
+            admin_token_file=Path(root) / serve.admin_token_file if serve.get("admin_token_file") else None,
             host=str(serve.get("host", "127.0.0.1")),
             batch_max_items=int(serve.get("batch_max_items", 64)),
             batch_wait_ms=float(serve.get("batch_wait_ms", 5.0)),

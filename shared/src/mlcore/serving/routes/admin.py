@@ -26,10 +26,19 @@ class Reloaded(BaseModel):
 
 
 def admin_token(spec: ServingSpec) -> str | None:
-    """The token /admin/reload requires: the configured one; off loopback a generated one when
-    none is configured (written to ``<cache_dir>/admin_token``, readable by this user only)."""
-    if spec.admin_token or spec.host in LOOPBACK:
+    """The token the admin routes require: the configured one; else the one in
+    ``spec.admin_token_file`` (generated there first, readable by its owner only), on loopback too;
+    without a token file, off loopback a generated one (in ``<cache_dir>/admin_token``)."""
+    if spec.admin_token:
         return spec.admin_token
+    if spec.admin_token_file is not None:
+        from mlcore.foundation.secrets import token_file
+
+        token = token_file(spec.admin_token_file)
+        log.info("admin routes need the x-admin-token header", extra={"token_file": str(spec.admin_token_file)})
+        return token
+    if spec.host in LOOPBACK:
+        return None
     import secrets
 
     token = secrets.token_urlsafe(24)
