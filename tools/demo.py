@@ -6,14 +6,13 @@ train, evaluate, promote; clustering projects add features and profile), a serve
 logged. Then the closed loop once on spam-classifier (``tools/demo_loop.py``), last and alone
 (its guard rail judges live latencies).
 
-Projects are independent (each its own DVC repository, MLflow store and port), so they run in two
-lanes (``--lanes 2``, ``DEMO_LANES``, the default): the networks (``NETWORKS``) one after another at
-normal priority, and the other projects one after another beside them at the lowest CPU priority
-(``nice 19``), so they take only what the networks leave idle (process start-ups, MLflow logging,
-export, evaluation, the served-model checks) and do not slow their training. Each line of output
-is prefixed with its project's name. Two networks never train at once: measured on two cores, two
-trainings side by side ran the transformer's steps 4-7x slower (docs/measured.md). ``--lanes 1``
-runs every project one after another.
+Projects are independent (each its own DVC repository, MLflow store and port), so with cores to
+spare they can run in two lanes (``--lanes 2``, ``DEMO_LANES=2``): the networks (``NETWORKS``) one
+after another at normal priority, the other projects beside them at the lowest CPU priority
+(``nice 19``), each line of output prefixed with its project's name. The default is one lane, every
+project one after another: on two cores the second lane did not pay (docs/measured.md: 1031 s
+against 1026 s; the networks' steps slowed by 15-20% while the other lane crawled), and two
+networks never train at once (side by side the transformer's steps ran 4-7x slower).
 """
 
 from __future__ import annotations
@@ -132,7 +131,7 @@ def lanes_of(names: list[str], lanes: int) -> list[list[str]]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="every project end to end, then a summary")
     parser.add_argument("projects", nargs="+")
-    parser.add_argument("--lanes", type=int, choices=(1, 2), default=int(os.environ.get("DEMO_LANES", "2")))
+    parser.add_argument("--lanes", type=int, choices=(1, 2), default=int(os.environ.get("DEMO_LANES", "1")))
     args = parser.parse_args(argv)
     start = time.monotonic()
     lanes = lanes_of(args.projects, args.lanes)
