@@ -362,3 +362,22 @@ def test_the_document_describes_the_admin_rollout_body(client: TestClient) -> No
     schema = body["content"]["application/json"]["schema"]
     assert body["required"] and schema["required"] == ["mode"] and schema["additionalProperties"] is False
     assert set(schema["properties"]["mode"]["enum"]) >= {"champion", "canary", "ab"}
+
+
+def test_an_unwritable_token_file_keeps_the_server_up_with_admin_closed(tmp_path: Path) -> None:
+    export(tmp_path / "export", "1", 2.0)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / ".admin-token").mkdir()  # a folder where the file should be: it cannot be written or read as a token
+    with make_client(tmp_path, admin_token_file=locked / ".admin-token") as c:
+        assert c.post("/predict", json={"x": 1}).status_code == 200
+        assert c.post("/admin/reload").status_code == 403
+
+
+def test_the_token_file_guards_the_admin_routes_on_loopback(tmp_path: Path) -> None:
+    export(tmp_path / "export", "1", 2.0)
+    path = tmp_path / "models" / ".admin-token"
+    with make_client(tmp_path, admin_token_file=path) as c:
+        assert c.post("/admin/reload").status_code == 403
+        token = path.read_text().strip()
+        assert c.post("/admin/reload", headers={"x-admin-token": token}).status_code == 200

@@ -32,9 +32,18 @@ def admin_token(spec: ServingSpec) -> str | None:
     if spec.admin_token:
         return spec.admin_token
     if spec.admin_token_file is not None:
+        import secrets
+
         from mlcore.foundation.secrets import token_file
 
-        token = token_file(spec.admin_token_file)
+        try:
+            token = token_file(spec.admin_token_file)
+        except OSError as exc:  # a read-only folder: serve, with the admin routes closed to everyone
+            log.error(
+                "cannot write serve.admin_token_file: the admin routes stay closed; set SERVE_ADMIN_TOKEN",
+                extra={"token_file": str(spec.admin_token_file), "reason": exc.strerror or str(exc)},
+            )
+            return secrets.token_urlsafe(32)
         log.info("admin routes need the x-admin-token header", extra={"token_file": str(spec.admin_token_file)})
         return token
     if spec.host in LOOPBACK:
