@@ -86,7 +86,11 @@ PER_TASK = {
         "data/sample/messages.csv",
         "tests/model/test_native_flavor.py",
     },
-    "tabular_regression": {"configs/model/ridge.yaml", "data/sample/diamonds.csv"},
+    "tabular_regression": {
+        "configs/model/ridge.yaml",
+        "data/sample/diamonds.csv",
+        "tests/model/test_native_flavor.py",
+    },
     "clustering": {
         "configs/model/agglomerative.yaml",
         "configs/model/gmm.yaml",
@@ -94,6 +98,7 @@ PER_TASK = {
         "src/{package}/pipeline/featurize.py",
         "src/{package}/pipeline/profile.py",
         "tests/model/test_segments.py",
+        "tests/model/test_native_flavor.py",
     },
     "image_classification": {
         "configs/data/fashion_mnist.yaml",
