@@ -381,3 +381,15 @@ def test_the_token_file_guards_the_admin_routes_on_loopback(tmp_path: Path) -> N
         assert c.post("/admin/reload").status_code == 403
         token = path.read_text().strip()
         assert c.post("/admin/reload", headers={"x-admin-token": token}).status_code == 200
+
+
+class Labelled(Scaler):
+    labels = ["ham", "spam"]
+
+
+def test_the_document_names_the_labels_feedback_takes(tmp_path: Path) -> None:
+    export(tmp_path / "export", "1", 2.0)
+    spec = make_spec(tmp_path, feedback_kind="label", load=lambda _: Labelled(1.0))
+    with TestClient(create_app(spec)) as c:
+        body = c.get("/openapi.json").json()["paths"]["/feedback"]["post"]["requestBody"]
+        assert body["content"]["application/json"]["schema"]["properties"]["label"]["enum"] == ["ham", "spam"]

@@ -27,18 +27,33 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
+def name_the_labels(document: dict[str, Any], labels: list[str] | None) -> None:
+    """``POST /feedback``'s ``label`` as the served model's labels (the route refuses any other)."""
+    if not labels:
+        return
+    body = document.get("paths", {}).get("/feedback", {}).get("post", {}).get("requestBody", {})
+    label = body.get("content", {}).get("application/json", {}).get("schema", {}).get("properties", {}).get("label")
+    if label is not None:
+        label["enum"] = [str(x) for x in labels]
+
+
 def document_models(app: FastAPI, model_name: str, *models: type[BaseModel]) -> None:
     """Put the request and answer models (and what they nest) into the document's components, so
     every ``$ref`` resolves from the document root."""
 
+    built_for: list[Any] = [None]  # the served model the cached document describes
+
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
+        current = app.state.serving.holder.current
+        if app.openapi_schema is None or built_for[0] is not current:  # a reload may bring other labels
+            built_for[0] = current
             document = get_openapi(title=app.title, version=app.version, routes=app.routes)
             _, defs = models_json_schema(
                 [(m, "validation") for m in models], ref_template="#/components/schemas/{model}"
             )
             document.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
             open_inference.name_the_model(document, model_name)
+            name_the_labels(document, current.predictor.labels if current is not None else None)
             app.openapi_schema = document
         return app.openapi_schema
 
