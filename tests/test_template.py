@@ -74,6 +74,8 @@ COMMON = {
     "tests/model/test_api.py",
     "tests/model/test_behaviour.py",
     "tests/model/test_drift.py",
+    "tests/model/fuzz_checks.py",
+    "tests/model/schemathesis.toml",
     "tests/model/test_fuzz.py",
     "tests/model/test_model.py",
     "tests/model/test_open_inference.py",
@@ -173,6 +175,16 @@ def test_nothing_left_unrendered(baked: tuple[str, Path]) -> None:
             match = LEFTOVER.search(text)
             assert match is None, f"{path.relative_to(root)}: {text[max(0, match.start() - 40) : match.end() + 40]!r}"
         assert "{{" not in path.name and "_variants" not in path.parts
+
+
+def test_the_fuzz_settings_parse_and_name_the_task_s_exceptions(baked: tuple[str, Path]) -> None:
+    import tomllib
+
+    task, root = baked
+    settings = tomllib.loads((root / "tests/model/schemathesis.toml").read_text(encoding="utf-8"))
+    assert (root / settings["hooks"]).is_file() and settings["checks"]["positive_data_acceptance"]["enabled"] is False
+    paths = [op.get("include-path", op.get("include-path-regex")) for op in settings["operations"]]
+    assert ("/predict" in paths) == (task == "image_classification"), paths  # 415: bytes that are not an image
 
 
 def test_answers_are_recorded(baked: tuple[str, Path]) -> None:

@@ -130,7 +130,7 @@ def test_whole_number_inputs_refuse_fractions_and_datatypes_follow_the_schema() 
             '{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}], "parameters": {"t": Infinity}}',
             "Infinity is not a number JSON allows",
         ),
-        ('{"inputs": [{"name": "x", "shape": [1.0], "datatype": "FP32", "data": [1]}]}', "shape"),
+        ('{"inputs": [{"name": "x", "shape": [1.5], "datatype": "FP32", "data": [1]}]}', "shape"),
         ('{"inputs": [{"name": "x", "shape": [true], "datatype": "FP32", "data": [1]}]}', "shape"),
         (
             '{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [NaN]}]}',

@@ -207,6 +207,9 @@ def test_feedback_is_joined_idempotent_and_refuses_what_it_cannot_use(tmp_path: 
         wrong_type = client.post("/feedback", json={"request_id": rid, "responded": "yes"})
         missing = client.post("/feedback", json={"request_id": rid})
         huge = client.post("/feedback", json={"request_id": rid, "item": 2**90, "responded": True})
+        whole = client.post("/feedback", json={"request_id": batch["request_id"], "item": 1.0, "responded": False})
+        fraction = client.post("/feedback", json={"request_id": rid, "item": 0.5, "responded": True})
+        boolean = client.post("/feedback", json={"request_id": rid, "item": True, "responded": True})
         rows(tmp_path / "log.db", at_least=3)  # the answers are committed: feedback now finds them in the log
         older = client.post("/feedback", json={"request_id": rid, "responded": True})
     assert first.status_code == 200 and first.json() == {
@@ -224,6 +227,9 @@ def test_feedback_is_joined_idempotent_and_refuses_what_it_cannot_use(tmp_path: 
     assert wrong_type.status_code == 422 and wrong_type.json()["detail"][0]["field"] == "responded"
     assert missing.status_code == 422 and missing.json()["detail"][0]["field"] == "responded"
     assert huge.status_code == 422 and huge.json()["detail"][0]["field"] == "item"
+    assert whole.status_code == 200 and whole.json()["item"] == 1  # 1.0 is the JSON number 1
+    assert fraction.status_code == 422 and fraction.json()["detail"][0]["field"] == "item"
+    assert boolean.status_code == 422 and boolean.json()["detail"][0]["field"] == "item"
     assert older.json()["status"] == "duplicate"
     conn = sqlite3.connect(tmp_path / "log.db")
     assert conn.execute("SELECT count(*) FROM feedback").fetchone()[0] == 2

@@ -393,3 +393,39 @@ def test_the_document_names_the_labels_feedback_takes(tmp_path: Path) -> None:
     with TestClient(create_app(spec)) as c:
         body = c.get("/openapi.json").json()["paths"]["/feedback"]["post"]["requestBody"]
         assert body["content"]["application/json"]["schema"]["properties"]["label"]["enum"] == ["ham", "spam"]
+
+
+def test_the_document_states_the_admin_token_links_and_the_inputs(tmp_path: Path) -> None:
+    export(tmp_path / "export", "1", 2.0)
+    spec = make_spec(tmp_path, feedback_kind="label", load=lambda _: Labelled(1.0))
+    with TestClient(create_app(spec)) as c:
+        document = c.get("/openapi.json").json()
+    scheme = document["components"]["securitySchemes"]["AdminToken"]
+    assert scheme == {**scheme, "type": "apiKey", "in": "header", "name": "x-admin-token"}
+    paths = document["paths"]
+    assert paths["/admin/reload"]["post"]["security"] == [{"AdminToken": []}]
+    assert paths["/admin/rollout"]["post"]["security"] == [{"AdminToken": []}]
+    assert "security" not in paths["/predict"]["post"] and "security" not in paths["/feedback"]["post"]
+    feedback = paths["/predict"]["post"]["responses"]["200"]["links"]["Feedback"]
+    assert feedback["operationId"] == paths["/feedback"]["post"]["operationId"]
+    assert feedback["requestBody"]["request_id"] == "$response.body#/request_id"
+    versioned = paths["/v2/models/{name}/infer"]["post"]["responses"]["200"]["links"]["VersionInfer"]
+    assert versioned["parameters"]["version"] == "$response.body#/model_version"
+    tensor = document["components"]["schemas"]["RequestInput"]  # the demo model's one input, x (a float)
+    assert tensor["properties"]["name"] == {"const": "x"} and "FP64" in tensor["properties"]["datatype"]["enum"]
+    assert "BYTES" not in tensor["properties"]["datatype"]["enum"]
+    assert tensor["properties"]["shape"]["prefixItems"][0]["maximum"] == 4  # serve.max_batch
+
+
+@pytest.mark.parametrize("text", ["a", " \u200b", "\u00a0", "\U000e0001", "x\u200d", "\U0001f600", "\t\n", "\u3000ok"])
+def test_the_documented_text_pattern_is_the_rule_the_server_applies(text: str) -> None:
+    import re
+
+    from mlcore.serving.fields import readable_text, visible_character_pattern
+
+    try:
+        readable_text(text)
+        readable = True
+    except ValueError:
+        readable = False
+    assert bool(re.search(visible_character_pattern(), text)) == readable

@@ -68,9 +68,14 @@ def test_one_file_and_a_batch_of_files(tmp_path: Path) -> None:
 
 def test_upload_errors_name_the_field(tmp_path: Path) -> None:
     with client(tmp_path, upload_field="data") as c:
-        none = c.post("/predict", files={"other": ("a", b"1", "x/y")})
+        form = {"content-type": "multipart/form-data; boundary=b"}
+        none = c.post("/predict", content=b"--b--\r\n", headers=form)
         assert none.status_code == 422 and none.json()["error"].startswith("file: no file uploaded")
-        text = c.post("/predict", data={"file": "not a file"}, files={"x": ("a", b"1", "x/y")})
+        other = c.post("/predict", files={"file": ("a", b"1", "x/y"), "other": ("b", b"1", "x/y")})
+        assert other.status_code == 422 and other.json()["error"].startswith("other: not a field of this form")
+        both = c.post("/predict", files=[("file", ("a", b"1", "x/y")), ("files", ("b", b"1", "x/y"))])
+        assert both.status_code == 422 and "not both" in both.json()["error"]
+        text = c.post("/predict", data={"file": "not a file"}, files={"file": ("a", b"1", "x/y")})
         assert text.status_code == 422 and "expected an uploaded file" in text.json()["error"]
         too_many = c.post("/predict", files=[("files", (str(i), b"1", "x/y")) for i in range(5)])
         assert too_many.status_code == 422 and "multipart" in too_many.json()["error"]
@@ -85,3 +90,11 @@ def test_without_an_upload_field_multipart_is_415(tmp_path: Path) -> None:
         response = c.post("/predict", files={"file": ("a", b"1", "x/y")})
         assert response.status_code == 415 and "application/json" in response.json()["error"]
         assert c.get("/").status_code == 404
+
+
+def test_the_document_describes_the_form_the_server_takes(tmp_path: Path) -> None:
+    with client(tmp_path, upload_field="data") as c:
+        bodies = c.get("/openapi.json").json()["paths"]["/predict"]["post"]["requestBody"]["content"]
+    form = bodies["multipart/form-data"]["schema"]
+    assert set(form["properties"]) == {"file", "files"} and form["additionalProperties"] is False
+    assert form["properties"]["files"]["maxItems"] == 3 and "application/json" in bodies

@@ -13,9 +13,9 @@ import datetime as dt
 import re
 from typing import Any
 
-from mlcore.serving.fields import rule_error
+from mlcore.serving.fields import WholeNumber, rule_error
 from mlcore.tasks.clustering import SegmentAnswer
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, field_validator, model_validator
 
 from .features import FEATURES
 
@@ -51,8 +51,8 @@ def parse_date(value: Any) -> dt.date:
             raise ValueError(f"{value!r} is not a date written YYYY-MM-DD") from None
     else:
         raise ValueError(f"{value!r} is not a date written YYYY-MM-DD")
-    if day > dt.date.today():
-        raise ValueError(f"{day} is in the future (today is {dt.date.today()})")
+    if day > dt.date.today():  # a rule the document cannot state (it moves with the calendar)
+        raise rule_error(None, f"{day} is in the future (today is {dt.date.today()})")
     return day
 
 
@@ -66,10 +66,29 @@ class Transaction(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     date: dt.date = Field(description="Purchase date, YYYY-MM-DD; not in the future.")
-    quantity: int = Field(default=1, ge=1, le=100_000, description="Items bought (at least 1).")
+    quantity: WholeNumber = Field(default=1, ge=1, le=100_000, description="Items bought (at least 1).")
     amount: float = Field(ge=0, le=1_000_000, allow_inf_nan=False, description="Amount paid (0 or more).")
 
     _date = field_validator("date", mode="before")(parse_date)
+
+
+def either_form(schema: dict[str, Any]) -> None:
+    """The document's ``Customer``: all six features, or transactions (a null counts as not given).
+    What it cannot state (tenure_days >= recency_days; no purchase after as_of or today) is an
+    ``item_rule`` error."""
+    null = {"type": "null"}
+    schema["oneOf"] = [
+        {
+            "title": "Features",
+            "required": list(FEATURES),
+            "properties": {**{name: {"type": "number"} for name in FEATURES}, "transactions": null, "as_of": null},
+        },
+        {
+            "title": "Transactions",
+            "required": ["transactions"],
+            "properties": {**{name: null for name in FEATURES}, "transactions": {"type": "array"}},
+        },
+    ]
 
 
 class Customer(BaseModel):
@@ -88,6 +107,12 @@ class Customer(BaseModel):
     as_of: dt.date | None = Field(
         None, description="Score as of this date (YYYY-MM-DD; default: the model's snapshot date)."
     )
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        schema = handler(core_schema)
+        either_form(handler.resolve_ref_schema(schema))
+        return schema
 
     _as_of = field_validator("as_of", mode="before")(lambda v: None if v is None else parse_date(v))
 

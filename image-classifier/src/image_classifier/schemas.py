@@ -10,6 +10,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+# What ``base64.b64decode(..., validate=True)`` takes (the OpenAPI document states it; the check is
+# the predictor's, with a message for the client).
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+
 # A 28x28 PNG of a dark square (a valid, tiny example for the docs).
 _EXAMPLE = (
     "iVBORw0KGgoAAAANSUhEUgAAABwAAAAcCAAAAABXZoBIAAAAFklEQVR4nGNgGAWjYBSMglEwCoYmAAAHHAABBmPGzgAAAABJRU5ErkJggg=="
@@ -20,7 +24,12 @@ class Item(BaseModel):
     """One image: PNG, JPEG (any size or colour), base64-encoded."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"image": _EXAMPLE}]})
-    image: str = Field(min_length=8, max_length=14_000_000, description="The image file's bytes, base64-encoded.")
+    image: str = Field(
+        min_length=4,  # one byte, base64-encoded: any non-empty file reaches the image check (415)
+        max_length=14_000_000,
+        description="The image file's bytes, base64-encoded (standard alphabet, padded): PNG, JPEG, GIF, BMP, WebP...",
+        json_schema_extra={"pattern": BASE64, "contentEncoding": "base64", "contentMediaType": "image/*"},
+    )
     _signals: dict[str, Any] | None = PrivateAttr(default=None)  # set by predict, read by the prediction log
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlcore.serving.fields import readable_text
 
 HEAVY_SPLIT = 3  # a word cut into this many word pieces or more counts as "split heavily"
 
@@ -110,10 +109,3 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
-
-
-def check_text(text: Any) -> str:
-    """A text the model can score, or ``ValueError`` saying why not (the API's 422)."""
-    if not isinstance(text, str):
-        raise ValueError("must be a string")
-    return readable_text(text)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
-
-from .features import check_text
+from mlcore.serving.fields import ReadableText
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 MAX_CHARS = 5_000  # longer texts are refused (422); the model reads the first max_length tokens
 
@@ -21,13 +20,10 @@ class Item(BaseModel):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"text": "A gorgeous, witty, seductive movie."}]}
     )
-    text: str = Field(min_length=1, max_length=MAX_CHARS, description=f"The text (1 to {MAX_CHARS:,} characters).")
+    text: ReadableText = Field(
+        min_length=1, max_length=MAX_CHARS, description=f"The text (1 to {MAX_CHARS:,} characters, some visible)."
+    )
     _signals: dict[str, Any] | None = PrivateAttr(default=None)  # set by predict, read by the prediction log
-
-    @field_validator("text")
-    @classmethod
-    def _usable(cls, text: str) -> str:
-        return check_text(text)
 
 
 class Answer(BaseModel):

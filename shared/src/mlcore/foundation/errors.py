@@ -5,8 +5,9 @@ from __future__ import annotations
 
 
 class InputError(ValueError):
-    """Raised by a predictor for input that passes the schema but cannot be scored (answered 422,
-    or ``status``: 415 for a file of a type the model cannot read)."""
+    """Raised by a predictor for input that passes the schema but cannot be scored (answered 422
+    with the error type ``item_rule``, a rule the API's document cannot state; or ``status``: 415
+    for a file of a type the model cannot read)."""
 
     def __init__(self, where: str, message: str, status: int = 422) -> None:
         super().__init__(f"{where}: {message}")

@@ -77,9 +77,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
     app.add_exception_handler(Exception, unexpected)
     offline_docs(app, spec.title)
     models = predict.PredictModels.of(spec)
-    document_models(
-        app, spec.model_name, spec.item_schema, models.batch, models.answer, models.answers, InferenceRequest
-    )
+    document_models(app, spec, spec.item_schema, models.batch, models.answer, models.answers, InferenceRequest)
     app.include_router(predict.router(spec, models))
     app.include_router(open_inference.router(spec))
     app.include_router(rollout.router(spec.feedback_kind))

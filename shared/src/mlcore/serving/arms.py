@@ -202,7 +202,7 @@ class Arms:
         try:
             outputs = await loaded.answer(items)
         except InputError as exc:
-            detail = [{"field": exc.field, "msg": exc.message, "type": "value_error"}]
+            detail = [{"field": exc.field, "msg": exc.message, "type": "item_rule"}]
             raise HTTPError(str(exc), detail, status=exc.status) from None
         except Exception as exc:
             self.errors.labels(arm, loaded.version).inc()

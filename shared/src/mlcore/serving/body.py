@@ -135,6 +135,17 @@ async def upload_items(form: Any, upload_field: str, item_adapter: TypeAdapter[A
 
     from starlette.datastructures import UploadFile
 
+    unknown = sorted(set(form.keys()) - set(UPLOAD_FIELDS))
+    if unknown:
+        raise Invalid(
+            f"{unknown[0]}: not a field of this form (send files as `file`, or several as `files`)",
+            [{"field": unknown[0], "msg": "unknown field", "type": "extra_forbidden"}],
+        )
+    if form.getlist("file") and form.getlist("files"):
+        raise Invalid(
+            "files: send one file as `file` or several as `files`, not both",
+            [{"field": "files", "msg": "`file` given too", "type": "exclusive"}],
+        )
     parts = [(name, value) for name in UPLOAD_FIELDS for value in form.getlist(name)]
     if not parts:
         raise Invalid("file: no file uploaded (send it as the multipart field `file`, or several as `files`)")

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from mlcore.serving import open_inference
+from mlcore.serving.spec import ServingSpec
 
 
 def ref(model: type[BaseModel]) -> dict[str, str]:
@@ -37,9 +38,46 @@ def name_the_labels(document: dict[str, Any], labels: list[str] | None) -> None:
         label["enum"] = [str(x) for x in labels]
 
 
-def document_models(app: FastAPI, model_name: str, *models: type[BaseModel]) -> None:
+def _operation(document: dict[str, Any], path: str, method: str) -> dict[str, Any] | None:
+    return document.get("paths", {}).get(path, {}).get(method)
+
+
+def link_the_operations(document: dict[str, Any]) -> None:
+    """OpenAPI links: what an answer lets a client call next (its ``request_id`` in ``POST
+    /feedback``; the ``model_version`` of a v2 answer in the version's own routes). Clients and the
+    stateful fuzzer follow them."""
+    links = {
+        ("/predict", "post"): {
+            "Feedback": (
+                ("/feedback", "post"),
+                {"requestBody": {"request_id": "$response.body#/request_id", "item": 0}},
+            ),
+        },
+        ("/v2/models/{name}/infer", "post"): {
+            f"Version{kind}": (
+                (f"/v2/models/{{name}}/versions/{{version}}{tail}", method),
+                {"parameters": {"name": "$response.body#/model_name", "version": "$response.body#/model_version"}},
+            )
+            for kind, tail, method in (("Metadata", "", "get"), ("Ready", "/ready", "get"), ("Infer", "/infer", "post"))
+        },
+    }
+    for (path, method), targets in links.items():
+        source = _operation(document, path, method)
+        if source is None or "200" not in source.get("responses", {}):
+            continue
+        found = {}
+        for name, ((target_path, target_method), link) in targets.items():
+            target = _operation(document, target_path, target_method)
+            if target is not None and "operationId" in target:
+                found[name] = {"operationId": target["operationId"], **link}
+        if found:
+            source["responses"]["200"]["links"] = found
+
+
+def document_models(app: FastAPI, spec: ServingSpec, *models: type[BaseModel]) -> None:
     """Put the request and answer models (and what they nest) into the document's components, so
-    every ``$ref`` resolves from the document root."""
+    every ``$ref`` resolves from the document root; name the served model, its inputs and its
+    labels, and link the operations."""
 
     built_for: list[Any] = [None]  # the served model the cached document describes
 
@@ -52,7 +90,9 @@ def document_models(app: FastAPI, model_name: str, *models: type[BaseModel]) -> 
                 [(m, "validation") for m in models], ref_template="#/components/schemas/{model}"
             )
             document.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
-            open_inference.name_the_model(document, model_name)
+            open_inference.name_the_model(document, spec.model_name)
+            open_inference.describe_inputs(document, open_inference.input_tensors(spec.item_schema), spec.max_batch)
+            link_the_operations(document)
             name_the_labels(document, current.predictor.labels if current is not None else None)
             app.openapi_schema = document
         return app.openapi_schema

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from mlcore.serving.fields import WholeNumber
 from mlcore.serving.predlog import connect
 
 # The outcome kinds (a project names its kind in configs/task/, `rollout.feedback`):
@@ -71,7 +72,7 @@ def feedback_model(kind: str) -> type[BaseModel]:
         __config__=ConfigDict(extra="forbid"),
         request_id=(str, Field(pattern=REQUEST_ID, description="The request id of the answer (`request_id`).")),
         item=(
-            int,
+            WholeNumber,
             Field(default=0, ge=0, le=1_000_000, description="The item's index in its request (0 for a single item)."),
         ),
         **{name: (annotation, Field(description=descriptions[kind], **constraints))},

@@ -29,6 +29,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlcore.serving.fields import WholeNumber
+
 Datatype = Literal[
     "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"
 ]
@@ -72,7 +74,7 @@ class ReadyV2(BaseModel):
 class RequestInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1)
-    shape: list[int] = Field(min_length=1, max_length=2)
+    shape: list[WholeNumber] = Field(min_length=1, max_length=2)
     datatype: Datatype
     parameters: dict[str, Any] | None = None
     data: list[Any]
@@ -290,3 +292,44 @@ def name_the_model(document: dict[str, Any], model_name: str) -> None:
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") == "path" and parameter.get("name") == "name":
                     parameter["schema"] = {**parameter.get("schema", {}), "enum": [model_name]}
+
+
+def _accepted_datatypes(expected: str) -> list[str]:
+    """The datatypes ``_decode`` takes for an input of datatype ``expected``."""
+    if expected in ("BYTES", "BOOL"):
+        return [expected]
+    return sorted(INTEGER_TYPES) if expected in INTEGER_TYPES else sorted(NUMBER_TYPES)
+
+
+def _value_schema(meta: TensorMetadata) -> dict[str, Any]:
+    scalar: dict[str, Any] = {
+        "BYTES": {"type": "string"},
+        "BOOL": {"type": "boolean"},
+    }.get(meta.datatype, {"type": "integer" if meta.datatype in INTEGER_TYPES else "number"})
+    if meta.json_encoded:
+        scalar = {**scalar, "contentMediaType": "application/json"}
+    return {"anyOf": [scalar, {"type": "array", "items": scalar, "minItems": 1, "maxItems": 1}]}
+
+
+def describe_inputs(document: dict[str, Any], inputs: Sequence[TensorMetadata], max_rows: int) -> None:
+    """In the OpenAPI document, an input tensor as this model takes it: one of its inputs by name,
+    with the datatypes, shape (``[N]`` or ``[N, 1]``, N up to ``max_rows``) and values that input
+    takes. (That the shape matches the values' count, and that all rows agree, JSON Schema cannot
+    say: the server answers 400 for those.)"""
+    schemas = document.get("components", {}).get("schemas", {})
+    base = schemas.get("RequestInput")
+    if base is None or not inputs:
+        return
+    rows = {"type": "integer", "minimum": 1, "maximum": max_rows}
+    shape = {"type": "array", "prefixItems": [rows, {"const": 1}], "minItems": 1, "maxItems": 2, "items": False}
+    variants = []
+    for meta in inputs:
+        properties = {
+            **base["properties"],
+            "name": {"const": meta.name},
+            "datatype": {"enum": _accepted_datatypes(meta.datatype)},
+            "shape": shape,
+            "data": {"type": "array", "items": _value_schema(meta), "minItems": 1, "maxItems": max_rows},
+        }
+        variants.append({**base, "title": f"Input {meta.name}", "properties": properties})
+    schemas["RequestInput"] = variants[0] if len(variants) == 1 else {"oneOf": variants, "title": "RequestInput"}

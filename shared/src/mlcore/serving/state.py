@@ -3,16 +3,30 @@ route reaches it (a FastAPI dependency)."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
 
 from mlcore.serving.arms import Arms
 from mlcore.serving.holder import ModelHolder
 from mlcore.serving.metrics import ServingMetrics
 from mlcore.serving.predlog import PredictionLog
 from mlcore.serving.spec import ServingSpec
+
+ADMIN_TOKEN_HEADER = "x-admin-token"
+
+# The admin routes' security scheme in the OpenAPI document (``ServingState.authorised`` checks it).
+AdminToken = Security(
+    APIKeyHeader(
+        name=ADMIN_TOKEN_HEADER,
+        scheme_name="AdminToken",
+        description="The admin token: serve.admin_token, or the file serve.admin_token_file names.",
+        auto_error=False,
+    )
+)
 
 
 @dataclass
@@ -29,7 +43,8 @@ class ServingState:
 
     def authorised(self, request: Request) -> bool:
         """Whether an admin call may proceed: no token is required, or the request carries it."""
-        return not self.admin_token or request.headers.get("x-admin-token") == self.admin_token
+        given = request.headers.get(ADMIN_TOKEN_HEADER, "")
+        return not self.admin_token or secrets.compare_digest(given.encode(), self.admin_token.encode())
 
 
 async def serving_state(request: Request) -> ServingState:

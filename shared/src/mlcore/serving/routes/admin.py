@@ -14,7 +14,7 @@ from mlcore.serving.body import read_body
 from mlcore.serving.errors import ErrorBody, Forbidden, ORJSONResponse, Unavailable, error_responses
 from mlcore.serving.holder import failure_detail, failure_message
 from mlcore.serving.spec import LOOPBACK, ServingSpec
-from mlcore.serving.state import ServingDep, ServingState
+from mlcore.serving.state import AdminToken, ServingDep, ServingState
 
 log = logging.getLogger("mlcore.serving.app")
 
@@ -85,6 +85,7 @@ def router() -> APIRouter:
 
     @routes.post(
         "/admin/reload",
+        dependencies=[AdminToken],
         summary="Switch to the current @champion without a restart",
         responses={
             200: {"model": Reloaded},

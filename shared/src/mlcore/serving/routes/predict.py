@@ -74,6 +74,32 @@ def parse_items(body: bytes, models: PredictModels) -> tuple[list[Any], bool]:
         raise Invalid.from_validation(exc) from None
 
 
+def predict_bodies(spec: ServingSpec, models: PredictModels) -> dict[str, Any]:
+    """The bodies ``POST /predict`` takes: JSON (one item or a batch); where the model takes files,
+    also a multipart form of one ``file`` or several ``files`` (see ``body.upload_items``)."""
+    bodies: dict[str, Any] = {"application/json": {"schema": {"oneOf": [ref(models.item), ref(models.batch)]}}}
+    if spec.upload_field is not None:
+        upload = {
+            "type": "string",
+            "format": "binary",
+            "minLength": 1,
+            "description": "A file the model reads (not empty).",
+        }
+        files = {"type": "array", "items": upload, "maxItems": spec.max_batch}
+        form = {
+            "type": "object",
+            "description": "One file as `file`, or several as `files` (not both).",
+            "properties": {"file": upload, "files": files},
+            "additionalProperties": False,
+            "anyOf": [  # an empty `files` is no part at all on the wire: it goes with `file`
+                {"required": ["file"], "properties": {"files": {"maxItems": 0}}},
+                {"required": ["files"], "properties": {"files": {"minItems": 1}}, "maxProperties": 1},
+            ],
+        }
+        bodies["multipart/form-data"] = {"schema": form}
+    return bodies
+
+
 def router(spec: ServingSpec, models: PredictModels) -> APIRouter:
     routes = APIRouter()
     uploads = spec.upload_field is not None
@@ -81,12 +107,7 @@ def router(spec: ServingSpec, models: PredictModels) -> APIRouter:
     @routes.post(
         "/predict",
         summary='Predict one item, or a batch as {"items": [...]}',
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": {"oneOf": [ref(models.item), ref(models.batch)]}}},
-            }
-        },
+        openapi_extra={"requestBody": {"required": True, "content": predict_bodies(spec, models)}},
         responses={
             200: {
                 "description": "One answer, or one per item of a batch",

@@ -27,7 +27,7 @@ from mlcore.serving.errors import (
 )
 from mlcore.serving.feedback import Conflict, FeedbackAccepted, UnknownRequest, feedback_model
 from mlcore.serving.rollout import MODES
-from mlcore.serving.state import ServingDep, ServingState
+from mlcore.serving.state import AdminToken, ServingDep, ServingState
 
 log = logging.getLogger("mlcore.serving.arms")
 
@@ -146,6 +146,7 @@ def router(feedback_kind: str | None) -> APIRouter:
 
     @routes.post(
         "/admin/rollout",
+        dependencies=[AdminToken],
         summary="Switch the mode (champion, shadow, canary, ab) and the challenger's share",
         openapi_extra=json_body(RolloutChange),
         responses={

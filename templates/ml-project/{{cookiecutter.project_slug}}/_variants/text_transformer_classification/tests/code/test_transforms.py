@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 from mlcore.data.acquire import pretrained
 from mlcore.foundation.config import compose
+from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }} import features
 from {{ cookiecutter.package_name }}.data import parse_rt_csv, parse_vader_tsv
 from {{ cookiecutter.package_name }}.features import TextEncoder
+from {{ cookiecutter.package_name }}.schemas import Item
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,9 +78,14 @@ def test_padding_and_length_groups_keep_the_order() -> None:
 
 @pytest.mark.parametrize(
     ("text", "why"),
-    [("", "empty"), ("  \n\t", "whitespace"), ("\u200b\u200d", "invisible"), ("bad \ud800 surrogate", "UTF-8")],
+    [
+        ("", "at least 1 character"),
+        ("  \n\t", "whitespace"),
+        ("\u200b\u200d", "invisible"),
+        ("bad \ud800 surrogate", "UTF-8|unicode"),
+    ],
 )
 def test_unusable_texts_are_refused(text: str, why: str) -> None:
-    with pytest.raises(ValueError, match=why):
-        features.check_text(text)
-    assert features.check_text("  fine  ") == "  fine  "
+    with pytest.raises(ValidationError, match=why):
+        Item(text=text)
+    assert Item(text="  fine  ").text == "  fine  "
