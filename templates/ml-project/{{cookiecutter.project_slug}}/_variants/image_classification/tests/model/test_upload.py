@@ -89,6 +89,7 @@ def test_pixel_bomb_and_oversized_body_are_refused(server: str) -> None:
     assert huge.status_code == 413
 
 
-def test_no_file_is_422_naming_the_field(server: str) -> None:
+def test_a_file_under_another_name_is_422_naming_the_field(server: str) -> None:
     response = httpx.post(f"{server}/predict", files={"other": ("x.png", b"abc", "image/png")})
-    assert response.status_code == 422 and response.json()["error"].startswith("file:")
+    assert response.status_code == 422 and response.json()["error"].startswith("other: not a field of this form")
+    assert "`file`" in response.json()["error"]
