@@ -76,9 +76,11 @@ def test_checkpoint_of_another_configuration_is_ignored(tmp_path: Path) -> None:
 
 
 def test_device_and_precision_resolve_with_clear_errors() -> None:
-    cpu = devices.resolve("cpu", "auto")
-    assert cpu.device.type == "cpu" and cpu.amp_dtype is None
-    assert devices.resolve("cpu", "16-mixed").amp_dtype is None  # mixed precision only on GPU
+    cpu = devices.resolve("cpu", "auto")  # bfloat16 where the CPU has it natively, else float32
+    assert cpu.device.type == "cpu" and cpu.amp_dtype == (torch.bfloat16 if devices.cpu_has_native_bf16() else None)
+    assert devices.resolve("cpu", "32").amp_dtype is None
+    assert devices.resolve("cpu", "bf16-mixed").amp_dtype is torch.bfloat16
+    assert devices.resolve("cpu", "16-mixed").amp_dtype is None  # float16 autocast only on GPU
     with pytest.raises(ValueError, match="trainer.device='tpu'"):
         devices.resolve("tpu")
     if not torch.cuda.is_available():

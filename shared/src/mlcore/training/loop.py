@@ -117,7 +117,10 @@ def fit(
     wrapped = distributed.wrap(model, placement.device)
     state = _State()
     ckpt = Path(settings.checkpoint_dir) / CHECKPOINT if settings.checkpoint_dir else None
+    fingerprint = f"{fingerprint}|{placement.describe()}"  # a float32 checkpoint never resumes a bf16 run
     resumed = _resume(ckpt, fingerprint, model, opt, sched, scaler, state)
+    if distributed.is_main():
+        say(name, f"{total} steps on {placement.describe()}")
     if resumed is not None:
         say(name, f"resuming after epoch {resumed + 1} from {ckpt}")
     sign = 1.0 if settings.mode == "max" else -1.0
