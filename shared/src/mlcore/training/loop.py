@@ -1,6 +1,6 @@
 """A plain PyTorch training loop for classifiers: one epoch after another, a checkpoint at the end
 of each, resume after a kill, early stopping on a validation metric, progress bars, mixed
-precision on GPU, DistributedDataParallel under ``torchrun``.
+precision (bfloat16 on a GPU or a CPU that has it natively), DistributedDataParallel under ``torchrun``.
 
 Why a plain loop and not Lightning or Accelerate: the loop is ~200 lines, it trains both the image
 CNNs and the transformer (batches of tensors or of dicts), and the suite controls what a
