@@ -15,7 +15,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv browser demo test test-shared test-suite test-projects data team-up team-down ui new sync sync-check lint format bench clean
+.PHONY: help venv browser containers image demo test test-shared test-suite test-projects data team-up team-down ui new sync sync-check lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-13s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +38,17 @@ browser: ## Debian's chromium for the headless-browser tests (installed when mis
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; \
 	}
+
+containers: venv ## podman, runc, mmdebstrap and wrk from Debian (when missing; needs root or sudo), then the Debian base image
+	@command -v podman >/dev/null && command -v mmdebstrap >/dev/null && command -v wrk >/dev/null || { \
+		echo "[setup] installing Debian's podman, runc, mmdebstrap and wrk for the image tests"; \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq podman runc mmdebstrap wrk >/dev/null; \
+	}
+	@$(PY) -m mlcore.deploy.base
+
+image: containers ## Each project's serving image (its exported champion inside; after make demo or make train)
+	@for p in $(PROJECTS); do echo "[image] $$p"; $(MAKE) --no-print-directory -C $$p image; done
 
 demo: venv ## Run every project end to end (pipeline, registry, served-model and drift checks) and print a summary
 	@$(PY) tools/demo.py $(PROJECTS)

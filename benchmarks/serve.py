@@ -201,22 +201,24 @@ def load(
     from mlcore.serving.smoke import running_server
 
     with running_server(cmd, port, cwd=cwd, env=env, timeout=120) as (base, proc):
-        time.sleep(1.0 if workers == 1 else 3.0)
-        warm = ["wrk", "-t1", f"-c{connections}", "-d3s", "-s", script, base]
-        subprocess.run(warm, capture_output=True, text=True, check=True)
-        run = subprocess.run(
-            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, base],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        figures = measure(base, workers, script, seconds, connections)
         memory = rss_by_process(proc.pid)
     served = [mib for pid, mib in memory.items() if pid != proc.pid] if workers > 1 else list(memory.values())
-    return {
-        **parse_wrk(run.stdout),
-        "server_rss_mib": round(sum(memory.values()), 1),
-        "worker_rss_mib": max(served),
-    }
+    return {**figures, "server_rss_mib": round(sum(memory.values()), 1), "worker_rss_mib": max(served)}
+
+
+def measure(base: str, workers: int, script: str, seconds: int, connections: int) -> dict[str, float]:
+    """Warm a ready server for 3 s, then load it with wrk for ``seconds``: throughput and latency."""
+    time.sleep(1.0 if workers == 1 else 3.0)  # a benchmark's settling time, not synchronisation
+    warm = ["wrk", "-t1", f"-c{connections}", "-d3s", "-s", script, base]
+    subprocess.run(warm, capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, base],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return parse_wrk(run.stdout)
 
 
 def bench(

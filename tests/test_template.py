@@ -71,6 +71,7 @@ COMMON = {
     "tests/code/test_transforms.py",
     "tests/conftest.py",
     "tests/data/test_dataset.py",
+    "tests/deploy/test_image.py",
     "tests/model/test_api.py",
     "tests/model/test_behaviour.py",
     "tests/model/test_drift.py",

@@ -2,9 +2,9 @@
 
     python3 tools/run_tests.py [--load] [--report FILE] [--python PY] PROJECT ...
 
-Sections, in order: set-up (virtualenv, browser, data), mlcore's tests (``shared/tests``), the
-template's tests (``tests/``: bake matrix, sync check, team server), then each project's own
-``make test``. A section's output streams as it runs; its counts come from pytest's summary line.
+Sections, in order: set-up (virtualenv, browser, containers: podman and the Debian base image,
+data), mlcore's tests (``shared/tests``), the template's tests (``tests/``: bake matrix, sync check,
+team server), then each project's own ``make test`` (its image built and run: podman is required). A section's output streams as it runs; its counts come from pytest's summary line.
 At the end: a table (section, passed, failed, skipped, seconds), the figures as JSON in ``--report``,
 and one closing line ``total: N passed, N failed, N skipped``. Exit status 1 when any section
 failed. Only a failed virtualenv stops the rest (nothing can run without it).
@@ -55,6 +55,7 @@ def sections(python: str, projects: Sequence[str]) -> list[Section]:
     return [
         Section("setup: virtualenv", [*make, "venv"], setup=True),
         Section("setup: browser", [*make, "browser"], setup=True),
+        Section("setup: containers", [*make, "containers"], setup=True),
         Section("setup: data", [*make, "data"], setup=True),
         Section("shared (mlcore)", [python, "-m", "pytest", "shared/tests"]),
         Section("tests (template, sync)", [python, "-m", "pytest", "tests"]),
@@ -85,6 +86,8 @@ def run_section(section: Section) -> None:
     # beside a busy core (CI's neighbours, LOAD=1) that spinning took 15 CPU-minutes for a 97 s
     # test. Passive waiting yields the core instead: same results, no spin.
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # the projects' image tests fail rather than skip when podman is missing (set-up installs it)
+    env.setdefault("ML_REQUIRE_CONTAINERS", "1")
     with subprocess.Popen(
         section.cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
     ) as proc:

@@ -81,6 +81,9 @@ def download_champion(model_name: str, dest: str | Path, alias: str = CHAMPION) 
     meta = champion_metadata(model_name, alias)
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
+    # mkdtemp makes the folder 0700; an export is read by other users too (an image's non-root
+    # user, a mounted volume), so it gets a published folder's mode like the files inside it.
+    staging.chmod(0o755)
     try:
         mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}@{alias}", dst_path=str(staging))
         write_json(meta, serving_metadata_path(staging))
