@@ -7,8 +7,6 @@ suite's ``make test`` sets it) makes that a failure.
 
 from __future__ import annotations
 
-import os
-import secrets
 import socket
 import stat
 import uuid
@@ -21,8 +19,8 @@ import orjson
 import pandas as pd
 import pytest
 from mlcore.deploy.container import Container, run_args, running_container
-from mlcore.deploy.engine import Engine, find_engine
-from mlcore.deploy.image import LABEL, Built, build
+from mlcore.deploy.engine import Engine
+from mlcore.deploy.image import LABEL, Built
 from mlcore.foundation.waiting import wait_until
 from mlcore.serving.smoke import free_port
 
@@ -33,41 +31,6 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 USER = "10001"  # the Dockerfile's non-root user
 EXAMPLE = Item.model_config["json_schema_extra"]["examples"][0]
-
-
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    found = find_engine()
-    if found is None:
-        if os.environ.get("ML_REQUIRE_CONTAINERS") == "1":
-            pytest.fail("ML_REQUIRE_CONTAINERS=1 but there is no podman or docker on PATH")
-        pytest.skip("no container engine (podman or docker): the image tests need one")
-    return found
-
-
-@pytest.fixture(scope="module")
-def image(engine: Engine, trained: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    cfg = trained["cfg"]
-    log = tmp_path_factory.mktemp("image") / "build.log"
-    tag = f"localhost/{cfg.project.name}:test-{uuid.uuid4().hex[:8]}"
-    built = build(ROOT, cfg, engine=engine, model_root=trained["root"], log=log, tags=[tag])
-    print(f"\n[image] {built.ref}: {built.size_bytes / 1e6:.0f} MB, built in {built.seconds:.0f} s")
-    yield built
-    engine.run("rmi", "-f", built.ref, check=False)
-
-
-@pytest.fixture(scope="module")
-def admin_token(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """An engine secret holding a fresh admin token: (secret name, token)."""
-    if engine.name != "podman":
-        pytest.skip("`docker run` has no --secret (compose and swarm do): the secret test needs podman")
-    token, name = secrets.token_urlsafe(24), f"mlsuite-token-{uuid.uuid4().hex[:8]}"
-    file = tmp_path_factory.mktemp("secret") / "token"
-    file.write_text(token, encoding="utf-8")
-    engine.run("secret", "create", name, str(file))
-    file.unlink()
-    yield name, token
-    engine.run("secret", "rm", name, check=False)
 
 
 @pytest.fixture(scope="module")

@@ -51,7 +51,8 @@ def ensure_base(engine: Engine, ref: str = BASE_IMAGE) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         tarball = Path(tmp) / "base.tar"
         subprocess.run(mmdebstrap_command(tarball), check=True, capture_output=True, text=True)  # noqa: S603
-        engine.run("import", "--change", 'CMD ["python3"]', str(tarball), ref)
+        path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # an imported tarball has none
+        engine.run("import", "--change", f"ENV {path}", "--change", 'CMD ["python3"]', str(tarball), ref)
     print(f"[image] {ref} built in {time.monotonic() - start:.0f} s", flush=True)
     return ref
 

@@ -3,16 +3,19 @@
 podman is preferred (rootful, no daemon), docker otherwise; ``CONTAINER_ENGINE`` picks one. With
 podman, runc is used when it is installed (crun refuses cgroups in hybrid mode), every run and build
 gets explicit ulimits (podman cannot raise them from the defaults there), a build keeps
-``HEALTHCHECK`` (``--format docker``) and sees the host's CA bundle (pip reaches the registry).
+``HEALTHCHECK`` (``--format docker``) and sees the host's CA bundle (pip reaches the registry);
+commands that take no such flags (``kube play``) read them from a ``containers.conf`` of ours.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import resource
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +34,19 @@ class EngineMissing(RuntimeError):
 class Engine:
     name: str  # podman | docker
     argv: tuple[str, ...]  # the command and its global flags
+    conf: Path | None = None  # podman: a containers.conf for the commands that take no such flags
 
     def cmd(self, *args: str) -> list[str]:
         return [*self.argv, *args]
 
+    def environ(self) -> dict[str, str]:
+        return {**os.environ, **({"CONTAINERS_CONF": str(self.conf)} if self.conf else {})}
+
     def run(self, *args: str, check: bool = True, timeout: float | None = 600) -> subprocess.CompletedProcess[str]:
         """Run an engine command; a failure raises with its stderr."""
-        done = subprocess.run(self.cmd(*args), capture_output=True, text=True, check=False, timeout=timeout)  # noqa: S603
+        done = subprocess.run(  # noqa: S603
+            self.cmd(*args), capture_output=True, text=True, check=False, timeout=timeout, env=self.environ()
+        )
         if check and done.returncode != 0:
             raise RuntimeError(
                 f"{' '.join(self.cmd(*args[:3]))} ... exited {done.returncode}: {done.stderr.strip()[-2000:]}"
@@ -73,6 +82,22 @@ class Engine:
         return json.loads(self.run(kind, "inspect", ref).stdout)[0]
 
 
+def podman_conf(runtime: Path | None) -> Path:
+    """A containers.conf holding the limits (and runtime) this module passes as flags, for the
+    commands that take none: ``kube play`` starts pods whose containers, the infra one included,
+    fail to start without explicit ulimits here. Written once, in the temporary folder."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    nofile = NOFILE_WANTED if hard == resource.RLIM_INFINITY else min(hard, NOFILE_WANTED)
+    text = f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc=4096:4096"]\n'
+    text += f'[engine]\nruntime = "{runtime}"\n' if runtime else ""
+    path = Path(tempfile.gettempdir()) / f"mlsuite-containers-{hashlib.sha256(text.encode()).hexdigest()[:12]}.conf"
+    if not path.exists():
+        staged = path.with_suffix(f".{os.getpid()}.tmp")
+        staged.write_text(text, encoding="utf-8")
+        staged.replace(path)
+    return path
+
+
 def find_engine(environ: dict[str, str] | None = None) -> Engine | None:
     """podman (with runc when installed), else docker; ``CONTAINER_ENGINE`` chooses; None when neither."""
     env = os.environ if environ is None else environ
@@ -80,8 +105,9 @@ def find_engine(environ: dict[str, str] | None = None) -> Engine | None:
     for name in wanted:
         if shutil.which(name) is None:
             continue
-        if name == "podman" and RUNC.exists():
-            return Engine(name, (name, "--runtime", str(RUNC)))
+        if name == "podman":
+            runc = RUNC if RUNC.exists() else None
+            return Engine(name, (name, "--runtime", str(runc)) if runc else (name,), podman_conf(runc))
         return Engine(name, (name,))
     return None
 

@@ -169,7 +169,9 @@ def build(
         cmd += ["--build-arg", f"BASE={base}"] if base else []
         out = open(log, "w", encoding="utf-8") if log else None  # noqa: SIM115 - closed below
         try:
-            done = subprocess.run(engine.cmd(*cmd, str(context)), stdout=out, stderr=subprocess.STDOUT, check=False)  # noqa: S603
+            done = subprocess.run(  # noqa: S603
+                engine.cmd(*cmd, str(context)), stdout=out, stderr=subprocess.STDOUT, check=False, env=engine.environ()
+            )
         finally:
             if out:
                 out.close()
