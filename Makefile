@@ -95,6 +95,7 @@ lint: venv ## Ruff lint and format check over the whole suite
 	@$(VENV)/bin/ruff format --check shared tools tests benchmarks $(PROJECTS)
 	@cd shared && PYTHONPATH=src $(VENV)/bin/lint-imports --no-cache --config pyproject.toml
 	@$(VENV)/bin/hadolint $(addsuffix /Dockerfile,$(PROJECTS)) deploy/team/Dockerfile
+	@$(VENV)/bin/actionlint $(wildcard $(addsuffix /.github/workflows/*.yml,$(PROJECTS)))
 
 format: venv ## Ruff fix and format
 	@$(VENV)/bin/ruff check --fix shared tools tests benchmarks $(PROJECTS)

@@ -23,6 +23,7 @@ COMMON = {
     ".dvc/.gitignore",
     ".dvc/config",
     ".dvcignore",
+    ".github/workflows/cd.yml",
     ".github/workflows/ci.yml",
     ".gitignore",
     ".pre-commit-config.yaml",
@@ -143,7 +144,8 @@ PER_TASK = {
         "tests/model/test_export.py",
     },
 }
-LEFTOVER = re.compile(r"\{\{|\{%|%\}|cookiecutter\.|<!-- variant:")
+# Jinja left in a bake; `${{ ... }}` is a GitHub Actions expression (the workflows), not Jinja
+LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|%\}|cookiecutter\.|<!-- variant:")
 
 
 def baked_files(root: Path) -> set[str]:
@@ -224,6 +226,20 @@ def test_tests_show_warnings_and_fail_on_the_projects_own(baked: tuple[str, Path
     finally:
         probe.unlink()
     assert result.returncode == 1 and "DeprecationWarning: old" in result.stdout, result.stdout[-2000:]
+
+
+def test_workflows_pass_actionlint_with_shellcheck(baked: tuple[str, Path]) -> None:
+    """CI and CD workflows: expressions, job outputs, action versions and the shell of every run: step."""
+    _, root = baked
+    bin_dir = Path(sys.executable).parent
+    assert (bin_dir / "shellcheck").exists(), "actionlint checks run: steps only with shellcheck on PATH"
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    workflows = sorted(str(p) for p in (root / ".github" / "workflows").glob("*.yml"))
+    assert len(workflows) == 2
+    result = subprocess.run(
+        [str(bin_dir / "actionlint"), *workflows], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_dockerfile_passes_hadolint(baked: tuple[str, Path]) -> None:

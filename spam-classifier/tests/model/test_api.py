@@ -279,3 +279,21 @@ def test_feedback_takes_this_tasks_outcome_and_joins_it_to_the_answer(server: st
     assert unknown.status_code == 404
     rollout = httpx.get(f"{server}/rollout").json()
     assert rollout["mode"] == "champion" and rollout["champion_version"] == trained["decision"].version
+
+
+def test_smoke_checks_a_deployed_service_and_its_version(server: str, trained: dict[str, Any]) -> None:
+    """The CD workflow's smoke test after a rollout: pass on the right version, fail on another."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "spam_classifier.smoke", "--url", server, "--requests", "5"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    right = subprocess.run([*cmd, "--version", trained["decision"].version], env=env, capture_output=True, text=True)
+    assert right.returncode == 0, right.stdout + right.stderr
+    assert orjson.loads(right.stdout.strip().splitlines()[-1])["ok"] == 5
+    wrong = subprocess.run([*cmd, "--version", "no-such-version"], env=env, capture_output=True, text=True)
+    assert wrong.returncode == 1, wrong.stdout
+    gone = subprocess.run(
+        [*cmd[:-4], "--url", "http://127.0.0.1:9", "--requests", "1"], env=env, capture_output=True, text=True
+    )
+    assert gone.returncode == 1 and "error" in gone.stdout, gone.stdout + gone.stderr
