@@ -30,7 +30,9 @@ def test_mixed_batch_of_features_and_transactions(server: str) -> None:
     assert len(response.json()["predictions"]) == 2
 
 
-TOMORROW = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+# a month ahead, not tomorrow: computed when the module loads, so a run that crosses midnight
+# would send "tomorrow" after it has become today
+NEXT_MONTH = (dt.date.today() + dt.timedelta(days=30)).isoformat()
 
 
 @pytest.mark.parametrize(
@@ -40,7 +42,7 @@ TOMORROW = (dt.date.today() + dt.timedelta(days=1)).isoformat()
         ({"transactions": [{**TXN, "date": 19980302}]}, "YYYY-MM-DD"),
         ({"transactions": [{**TXN, "date": "1998-W10-1"}]}, "YYYY-MM-DD"),
         ({"transactions": [TXN, {**TXN, "amount": -5}]}, "transactions.1.amount"),
-        ({"transactions": [{**TXN, "date": TOMORROW}]}, "in the future"),
+        ({"transactions": [{**TXN, "date": NEXT_MONTH}]}, "in the future"),
         ({"transactions": []}, "transactions"),
         ({"transactions": [TXN], "as_of": "1998-01-01"}, "after as_of"),
         ({"transactions": [{**TXN, "date": "1998-08-01"}]}, "transactions.0.date"),
