@@ -52,13 +52,16 @@ def host_round(project: Path, workers: int, script: str, seconds: int, connectio
 
 def bench(project: Path, workers: int, seconds: int, connections: int, rounds: int) -> dict[str, Any]:
     from mlcore.deploy.engine import require_engine
-    from mlcore.deploy.image import build
+    from mlcore.deploy.image import SERVING_BASE, build
     from mlcore.foundation.config import load_params
 
     engine = require_engine()
     cfg = load_params(project / "params.yaml")
     print(f"[bench] {project.name}: building the image", flush=True)
     built = build(project, cfg, engine=engine)
+    base, image = engine.inspect(SERVING_BASE), engine.inspect(built.ref)
+    base_layers = base["RootFS"]["Layers"]
+    shares_base = image["RootFS"]["Layers"][: len(base_layers)] == base_layers
     host, inside = [], []
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "bodies.lua"
@@ -73,6 +76,9 @@ def bench(project: Path, workers: int, seconds: int, connections: int, rounds: i
         "project": project.name,
         "image": built.ref,
         "image_size_mb": round(built.size_bytes / 1e6),
+        "serving_base_mb": round(int(base["Size"]) / 1e6),
+        "shares_serving_base": shares_base,
+        "own_layers_mb": round((built.size_bytes - int(base["Size"])) / 1e6),
         "build_seconds": built.seconds,
         "workers": workers,
         "connections": connections,
@@ -105,7 +111,7 @@ def main() -> int:
     for r in results:
         h, c = r["host"], r["container"]
         print(
-            f"{r['project']}: image {r['image_size_mb']} MB; {r['workers']} workers: host {h['requests_per_s']:.0f} req/s "
+            f"{r['project']}: image {r['image_size_mb']} MB ({r['own_layers_mb']} MB its own); {r['workers']} workers: host {h['requests_per_s']:.0f} req/s "
             f"p99 {h['p99_ms']} ms, container {c['requests_per_s']:.0f} req/s p99 {c['p99_ms']} ms, "
             f"container/host {r['container_over_host']}"
         )

@@ -33,6 +33,7 @@ SOURCES = ("Dockerfile", ".dockerignore", "pyproject.toml", "configs", "src")
 PINS = ("requirements-serve.txt", "constraints.txt")
 WHEEL_EPOCH = "315532800"  # 1980-01-01: the same mlcore source gives the same wheel bytes (a cached layer)
 LABEL = "org.opencontainers.image"
+SERVING_BASE = "localhost/mlsuite/serving-base:latest"  # the Dockerfiles' first stage, shared by every project
 
 
 @dataclass
@@ -164,14 +165,24 @@ def build(
     start = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         context = stage_context(project_root, Path(tmp) / "context", export_dir, model_root / "params.yaml")
-        cmd = ["build", *engine.build_flags(), *(a for t in tags for a in ("-t", t))]
-        cmd += [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
-        cmd += ["--build-arg", f"BASE={base}"] if base else []
+        common = ["build", *engine.build_flags(), *(["--build-arg", f"BASE={base}"] if base else [])]
+        # the serving-base stage tagged first: a tag keeps its layers (the one big install) in the
+        # store when a project's image is removed, so the next project's build reuses them
+        first = [*common, "--target", "serving-base", "-t", SERVING_BASE]
+        final = [*common, *(a for t in tags for a in ("-t", t))]
+        final += [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
         out = open(log, "w", encoding="utf-8") if log else None  # noqa: SIM115 - closed below
         try:
-            done = subprocess.run(  # noqa: S603
-                engine.cmd(*cmd, str(context)), stdout=out, stderr=subprocess.STDOUT, check=False, env=engine.environ()
-            )
+            for cmd in (first, final):
+                done = subprocess.run(  # noqa: S603
+                    engine.cmd(*cmd, str(context)),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    check=False,
+                    env=engine.environ(),
+                )
+                if done.returncode != 0:
+                    break
         finally:
             if out:
                 out.close()
