@@ -210,14 +210,13 @@ def load(
 def measure(base: str, workers: int, script: str, seconds: int, connections: int) -> dict[str, float]:
     """Warm a ready server for 3 s, then load it with wrk for ``seconds``: throughput and latency."""
     time.sleep(1.0 if workers == 1 else 3.0)  # a benchmark's settling time, not synchronisation
-    warm = ["wrk", "-t1", f"-c{connections}", "-d3s", "-s", script, base]
-    subprocess.run(warm, capture_output=True, text=True, check=True)
-    run = subprocess.run(
+    for cmd in (
+        ["wrk", "-t1", f"-c{connections}", "-d3s", "-s", script, base],
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, base],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    ):
+        run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if run.returncode != 0:
+            raise RuntimeError(f"wrk against {base} exited {run.returncode}: {run.stdout[-800:]} {run.stderr[-800:]}")
     return parse_wrk(run.stdout)
 
 

@@ -42,8 +42,8 @@ def run_workers(factory: str, config: Any, host: str, port: int, workers: int, l
             factory,
             factory=True,
             host=host,
-            port=port,
-            workers=workers,
+            port=int(port),  # a value interpolated from the environment arrives as a string
+            workers=int(workers),
             access_log=False,
             log_config=None,
             **ClientLimits.from_config(config.serve).uvicorn_settings(),
@@ -65,7 +65,7 @@ def run(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, workers: int = 
     uvicorn.run(
         app,
         host=host,
-        port=port,
+        port=int(port),
         workers=workers,
         access_log=False,
         log_config=None,

@@ -38,7 +38,8 @@ def container(engine: Engine, image: Built, admin_token: tuple[str, str]) -> Ite
     # a file secret, read by its owner only (an env secret shows in `podman inspect`: tested below)
     secret = f"{admin_token[0]},target=admin-token,uid={USER},mode=0400"
     env = {"ADMIN_TOKEN_FILE": "/run/secrets/admin-token"}
-    with running_container(engine, image.ref, free_port(), secrets=[secret], env=env) as running:
+    args = ["serve.prefer_registry=false", "serve.workers=2"]  # as the benchmark runs it; PORT from the environment
+    with running_container(engine, image.ref, free_port(), secrets=[secret], env=env, args=args) as running:
         yield running
 
 
