@@ -15,6 +15,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,28 +45,34 @@ def team() -> Iterator[Team]:
         shutil.rmtree(state, ignore_errors=True)
 
 
-def test_a_project_trains_registers_promotes_and_serves_through_the_team_server(
-    team: Team, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import psycopg2
-
-    root = tmp_path / "spam-classifier"
+@pytest.fixture(scope="module")
+def registered(team: Team, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """spam-classifier's pipeline run against the team server alone (``MLFLOW_TRACKING_URI``)."""
+    root = tmp_path_factory.mktemp("team-project") / "spam-classifier"
     for name in ("configs", "data/sample", "dvc.yaml", "pyproject.toml"):
         source = PROJECT / name
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", team.tracking_uri)  # the only change a project needs
-    monkeypatch.setenv("ML_STORE_ROOT", str(root))
-    cfg = compose(root / "configs", ["debug=default"])
-    write_params(cfg, root / "params.yaml")
-    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
-    results = {}
-    for stage in stages.values():
-        module = stage["cmd"].split()[-1]
-        results[module.rsplit(".", 1)[1]] = importlib.import_module(module).run(cfg, root)
-    decision, run_id = results["promote"], results["train"]["run_id"]
-    assert decision.promoted
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MLFLOW_TRACKING_URI", team.tracking_uri)  # the only change a project needs
+        env.setenv("ML_STORE_ROOT", str(root))
+        cfg = compose(root / "configs", ["debug=default"])
+        write_params(cfg, root / "params.yaml")
+        stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+        results = {}
+        for stage in stages.values():
+            module = stage["cmd"].split()[-1]
+            results[module.rsplit(".", 1)[1]] = importlib.import_module(module).run(cfg, root)
+        yield {"root": root, "cfg": cfg, "decision": results["promote"], "run_id": results["train"]["run_id"]}
 
+
+def test_a_project_trains_registers_promotes_and_serves_through_the_team_server(
+    team: Team, registered: dict[str, Any]
+) -> None:
+    import psycopg2
+
+    root, cfg, decision, run_id = (registered[k] for k in ("root", "cfg", "decision", "run_id"))
+    assert decision.promoted
     api = f"{team.tracking_uri}/api/2.0/mlflow"
     run = httpx.get(f"{api}/runs/get", params={"run_id": run_id}).json()["run"]
     assert run["info"]["status"] == "FINISHED" and run["info"]["artifact_uri"].startswith("mlflow-artifacts:")
@@ -81,13 +88,43 @@ def test_a_project_trains_registers_promotes_and_serves_through_the_team_server(
 
     port = free_port()
     env = {**os.environ, "ML_PROJECT_ROOT": str(root), "PYTHONPATH": str(PROJECT / "src")}
-    shutil.rmtree(root / cfg.paths.export, ignore_errors=True)  # the champion must come through the server
+    env |= {"MLFLOW_TRACKING_URI": team.tracking_uri, "ML_STORE_ROOT": str(root)}
+    export = root / "no-export"  # the champion must come through the server
     cmd = [sys.executable, "-m", "spam_classifier.api", f"serve.port={port}", "serve.host=127.0.0.1"]
+    cmd += [f"paths.export={export}"]
     with running_server(cmd, port, cwd=root, env=env, timeout=90) as (base, _):
         ready = httpx.get(f"{base}/ready").json()
         answer = httpx.post(f"{base}/predict", json={"text": "WINNER! Claim your free prize now"})
     assert ready["served_from"] == "registry" and ready["model_version"] == decision.version
     assert answer.status_code == 200 and answer.json()["model_version"] == decision.version
+
+
+def test_the_serving_image_pulls_champion_from_the_team_server_at_start(team: Team, registered: dict[str, Any]) -> None:
+    """The image carries a champion, but with ``serve.prefer_registry=true`` and the server's URI it
+    serves the registry's ``@champion`` (on the host's network, loopback only)."""
+    from mlcore.deploy.container import running_container
+    from mlcore.deploy.engine import find_engine
+    from mlcore.deploy.image import build
+
+    engine = find_engine()
+    if engine is None:
+        if os.environ.get("ML_REQUIRE_CONTAINERS") == "1":
+            pytest.fail("ML_REQUIRE_CONTAINERS=1 but there is no podman or docker on PATH")
+        pytest.skip("no container engine (podman or docker)")
+    tag = f"localhost/spam-classifier:team-test-{os.getpid()}"
+    built = build(PROJECT, registered["cfg"], engine=engine, model_root=registered["root"], tags=[tag])
+    try:
+        args = ["serve.prefer_registry=true"]
+        with running_container(
+            engine, built.ref, free_port(), env={"MLFLOW_TRACKING_URI": team.tracking_uri}, args=args
+        ) as running:
+            ready = httpx.get(f"{running.base}/ready").json()
+            answer = httpx.post(f"{running.base}/predict", json={"text": "WINNER! Claim your free prize now"})
+    finally:
+        engine.run("rmi", "-f", built.ref, check=False)
+    version = registered["decision"].version
+    assert ready["served_from"] == "registry" and ready["model_version"] == version, ready
+    assert answer.status_code == 200 and answer.json()["model_version"] == version
 
 
 def test_the_compose_file_is_valid_and_publishes_on_loopback_only() -> None:
