@@ -78,6 +78,13 @@ class Engine:
     def image_exists(self, ref: str) -> bool:
         return self.run("image", "exists" if self.name == "podman" else "inspect", ref, check=False).returncode == 0
 
+    def healthy(self, container: str) -> bool:
+        """The image's HEALTHCHECK passes: podman runs it now; docker reports its last scheduled run."""
+        if self.name == "podman":
+            return self.run("healthcheck", "run", container, check=False).returncode == 0
+        state = self.inspect(container, "container")["State"]
+        return (state.get("Health") or {}).get("Status") == "healthy"
+
     def inspect(self, ref: str, kind: str = "image") -> dict[str, Any]:
         return json.loads(self.run(kind, "inspect", ref).stdout)[0]
 
