@@ -15,7 +15,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv browser containers image demo test test-shared test-suite test-projects data team-up team-down ui new sync sync-check lint format bench clean
+.PHONY: help venv browser containers image demo test test-shared test-suite test-stack test-projects data team-up team-down stack-up stack-down stack-status ui new sync sync-check lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-13s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -63,7 +63,10 @@ test-shared: venv ## Tests of the shared package (mlcore)
 
 test-suite: venv ## Template tests: bake matrix, generated projects' own tests, sync check
 	@echo "[test] tests/ (template and sync)"
-	@$(PY) -m pytest tests
+	@$(PY) -m pytest tests --ignore=tests/stack
+
+test-stack: containers ## The team stack started, crashed, rolled back (tests/stack; the images of make image, or ML_STACK_TAG=<tag>)
+	@$(PY) -m pytest tests/stack
 
 test-projects: venv ## Each project's own make test
 	@for p in $(PROJECTS); do echo "[test] $$p"; $(MAKE) --no-print-directory -C $$p test; done
@@ -77,6 +80,15 @@ team-up: venv ## A team MLflow server on PostgreSQL (127.0.0.1:5500, artifacts s
 
 team-down: venv ## Stop the team MLflow server and its PostgreSQL (data kept in .team/)
 	@$(PY) -m mlcore.team down --state $(TEAM_STATE)
+
+stack-up: containers ## The team stack (deploy/compose.yaml): PostgreSQL, MLflow (127.0.0.1:5500), the five services (8001-8005), Prometheus (9090)
+	@$(PY) -m mlcore.deploy.stack up
+
+stack-down: venv ## Stop the team stack (volumes kept: database, artifacts, prediction logs; VOLUMES=1 removes them)
+	@$(PY) -m mlcore.deploy.stack down $(if $(filter 1,$(VOLUMES)),--volumes,)
+
+stack-status: venv ## Each container of the team stack and its state
+	@$(PY) -m mlcore.deploy.stack status
 
 ui: venv ## MLflow UI over every project's runs and models, on http://127.0.0.1:5000
 	@$(PY) -m mlcore.ui --root $(CURDIR)
@@ -94,7 +106,8 @@ lint: venv ## Ruff lint and format check over the whole suite
 	@$(VENV)/bin/ruff check shared tools tests benchmarks $(PROJECTS)
 	@$(VENV)/bin/ruff format --check shared tools tests benchmarks $(PROJECTS)
 	@cd shared && PYTHONPATH=src $(VENV)/bin/lint-imports --no-cache --config pyproject.toml
-	@$(VENV)/bin/hadolint $(addsuffix /Dockerfile,$(PROJECTS)) deploy/team/Dockerfile
+	@$(VENV)/bin/hadolint $(addsuffix /Dockerfile,$(PROJECTS)) deploy/postgres/Dockerfile deploy/mlflow/Dockerfile deploy/prometheus/Dockerfile
+	@$(VENV)/bin/shellcheck deploy/*/entrypoint.sh
 	@$(VENV)/bin/actionlint $(wildcard $(addsuffix /.github/workflows/*.yml,$(PROJECTS)))
 
 format: venv ## Ruff fix and format

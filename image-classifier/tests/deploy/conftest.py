@@ -33,10 +33,14 @@ def image(engine: Engine, trained: dict[str, Any], tmp_path_factory: pytest.Temp
     cfg = trained["cfg"]
     log = tmp_path_factory.mktemp("image") / "build.log"
     tag = f"localhost/{cfg.project.name}:test-{uuid.uuid4().hex[:8]}"
-    built = build(ROOT, cfg, engine=engine, model_root=trained["root"], log=log, tags=[tag])
+    # ML_KEEP_IMAGE_TAG: the checked image also gets this tag, which outlives the session (the
+    # suite's `make test` runs its team stack with the five images its projects checked)
+    keep = os.environ.get("ML_KEEP_IMAGE_TAG")
+    tags = [tag, *([f"localhost/{cfg.project.name}:{keep}"] if keep else [])]
+    built = build(ROOT, cfg, engine=engine, model_root=trained["root"], log=log, tags=tags)
     print(f"\n[image] {built.ref}: {built.size_bytes / 1e6:.0f} MB, built in {built.seconds:.0f} s")
     yield built
-    engine.run("rmi", "-f", built.ref, check=False)
+    engine.run("rmi", built.ref, check=False)  # this tag only: a kept tag keeps the image
 
 
 @pytest.fixture(scope="session")

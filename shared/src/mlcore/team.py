@@ -11,8 +11,8 @@
 - ``down``: the MLflow server stopped by its PID, PostgreSQL by ``pg_ctl stop``. Idempotent.
 
 PostgreSQL comes from Debian's packages (``postgresql``). It refuses to run as root: as root the
-cluster belongs to, and runs as, the ``postgres`` user. The same set-up for Docker users is
-``deploy/team/compose.yaml``.
+cluster belongs to, and runs as, the ``postgres`` user. The same registry in containers,
+with the services beside it, is the stack (``make stack-up``, ``deploy/compose.yaml``).
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     process's private copies of the registry's models."""
     state: ServingState = app.state.serving
     if state.spec.prediction_log is not None:
-        state.predlog = PredictionLog(state.spec.prediction_log)
+        state.predlog = PredictionLog(state.spec.prediction_log, durable=state.spec.log_durable)
     state.arms.open(state.predlog)
     await state.holder.start()
     await state.arms.start()

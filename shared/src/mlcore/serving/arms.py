@@ -12,12 +12,14 @@ tripped in one worker reaches the others within a second.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,7 @@ from mlcore.lifecycle.aliases import CHALLENGER, CHAMPION
 from mlcore.serving.errors import HTTPError, Unavailable
 from mlcore.serving.feedback import FeedbackStore
 from mlcore.serving.predictor import InputError, log_inputs
+from mlcore.serving.predlog import LogBehind
 from mlcore.serving.rollout import SHADOW, RolloutSettings, Router
 
 log = logging.getLogger("mlcore.serving.arms")
@@ -218,17 +221,30 @@ class Arms:
         self.latency.labels(arm).observe(elapsed)
         if arm == CHALLENGER:
             self._observe(True, elapsed * 1000, loaded.version)
-        self._log(loaded, items, outputs, request_id, arm)
+        committed = self._log(loaded, items, outputs, request_id, arm)
         if self.router.shadowing and challenger is not None:
             self._shadow(challenger, items, request_id)
+        if committed is not None:  # a durable log: no answer leaves before its row is committed
+            try:
+                await asyncio.wrap_future(committed)
+            except LogBehind as exc:
+                raise Unavailable(str(exc)) from None
         return Scored(loaded, outputs, arm, request_id)
 
-    def _log(self, loaded: Any, items: Sequence[Any], outputs: list[dict[str, Any]], request_id: str, arm: str) -> None:
+    def _log(
+        self, loaded: Any, items: Sequence[Any], outputs: list[dict[str, Any]], request_id: str, arm: str
+    ) -> Future[None] | None:
+        """Record the answer; a durable log's future completes once the rows are committed."""
+        committed = None
         if self.predlog is not None:
             inputs = log_inputs(loaded.predictor, items, raw=self.log_raw_inputs)
-            self.predlog.record(loaded.version, inputs, outputs, request_id=request_id, arm=arm)
+            try:
+                committed = self.predlog.record(loaded.version, inputs, outputs, request_id=request_id, arm=arm)
+            except LogBehind as exc:
+                raise Unavailable(str(exc)) from None
         if self.store is not None and arm != SHADOW:
             self.store.answered(request_id, len(outputs), loaded.version)
+        return committed
 
     def _shadow(self, challenger: Any, items: Sequence[Any], request_id: str) -> None:
         if len(self._shadows) >= self.settings.shadow_max_pending:
@@ -253,7 +269,8 @@ class Arms:
         self.requests.labels(SHADOW, challenger.version).inc()
         self.latency.labels(SHADOW).observe(elapsed)
         self._observe(True, elapsed * 1000, challenger.version)
-        self._log(challenger, items, outputs, request_id, SHADOW)
+        with contextlib.suppress(Unavailable):  # a full durable log skips the shadow's row
+            self._log(challenger, items, outputs, request_id, SHADOW)
 
     def _observe(self, ok: bool, ms: float, version: str) -> None:
         reason = self.router.observe(ok, ms)

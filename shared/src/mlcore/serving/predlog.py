@@ -3,7 +3,10 @@
 Requests put rows on an in-memory queue; one background thread writes them to SQLite (WAL) in
 batches: it commits whatever has arrived every ``flush_interval`` seconds, or as soon as
 ``batch_rows`` are waiting, so under load the log lags the answers by a fraction of a second and
-a ``kill -9`` of the server loses at most that. A batch is one SQL statement over one JSON
+a ``kill -9`` of the server loses at most that. With ``durable=True`` (``serve.log_durable``) an
+answer waits for its rows' commit instead (``record`` returns a future the writer resolves; the
+writer flushes as soon as someone waits, so concurrent requests share one commit): a ``kill -9``
+then loses no answered prediction, for a commit's latency per request. A batch is one SQL statement over one JSON
 parameter: a row-per-statement ``executemany`` hands the GIL back and forth for every row, and a
 busy event loop then throttles the writer to a few thousand rows a second (``benchmarks/predlog.py``).
 When the queue is full (the disk cannot keep up) rows are dropped and counted; a request never
@@ -20,6 +23,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +56,10 @@ FROM json_each(?)
 Row = tuple[float, str, str, str, str | None, int, str]
 
 
+class LogBehind(RuntimeError):
+    """A durable log cannot take the rows (its queue is full): the request must not be answered."""
+
+
 def connect(path: str | Path, busy_timeout: float = 30.0) -> sqlite3.Connection:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,12 +89,14 @@ class PredictionLog:
         flush_interval: float = 0.2,
         batch_rows: int = 5000,
         busy_timeout: float = 30.0,
+        durable: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.durable = durable
         self.dropped = 0
         self.written = 0
         self.write_errors = 0
-        self._queue: queue.Queue[Row | None] = queue.Queue(maxsize=max_queue)
+        self._queue: queue.Queue[Row | Future[None] | None] = queue.Queue(maxsize=max_queue)
         self._flush_interval = flush_interval
         self._batch_rows = batch_rows
         self._conn = connect(self.path, busy_timeout)
@@ -105,13 +115,29 @@ class PredictionLog:
         outputs: Sequence[dict[str, Any]],
         request_id: str | None = None,
         arm: str = "champion",
-    ) -> None:
+    ) -> Future[None] | None:
+        """Queue the rows; durable: a future that completes once they are committed."""
         now = time.time()
-        for index, (item, out) in enumerate(zip(inputs, outputs, strict=True)):
+        rows = [
+            (now, model_version, json.dumps(item), json.dumps(out), request_id, index, arm)
+            for index, (item, out) in enumerate(zip(inputs, outputs, strict=True))
+        ]
+        if self.durable:
+            committed: Future[None] = Future()
             try:
-                self._queue.put_nowait((now, model_version, json.dumps(item), json.dumps(out), request_id, index, arm))
+                for row in rows:  # the rows may be committed but the answer refused: never the reverse
+                    self._queue.put_nowait(row)
+                self._queue.put_nowait(committed)
             except queue.Full:
                 self.dropped += 1
+                raise LogBehind("the prediction log is behind (its queue is full)") from None
+            return committed
+        for row in rows:
+            try:
+                self._queue.put_nowait(row)
+            except queue.Full:
+                self.dropped += 1
+        return None
 
     def close(self, timeout: float = 10.0) -> None:
         """Flush what is queued and stop the writer."""
@@ -123,20 +149,31 @@ class PredictionLog:
         stop = False
         while not stop:
             batch: list[Row] = []
+            waiting: list[Future[None]] = []
             deadline = time.monotonic() + self._flush_interval
             while len(batch) < self._batch_rows:  # gather until the batch is full or the interval is over
                 try:
-                    row = self._queue.get(timeout=max(deadline - time.monotonic(), 0.0))
+                    if waiting:  # someone waits for this commit: take only what is already queued
+                        row = self._queue.get_nowait()
+                    else:
+                        row = self._queue.get(timeout=max(deadline - time.monotonic(), 0.0))
                 except queue.Empty:
                     break
                 if row is None:
                     stop = True
                     break
-                batch.append(row)
-            if batch:
-                self._write(batch, retry=not stop)
+                if isinstance(row, Future):
+                    waiting.append(row)
+                else:
+                    batch.append(row)
+            committed = self._write(batch, retry=not stop) if batch else True
+            for future in waiting:
+                if committed:
+                    future.set_result(None)
+                else:
+                    future.set_exception(LogBehind("the prediction log could not be written"))
 
-    def _write(self, batch: list[Row], retry: bool) -> None:
+    def _write(self, batch: list[Row], retry: bool) -> bool:
         payload = json.dumps(batch)
         delay = 0.05
         while True:
@@ -147,12 +184,12 @@ class PredictionLog:
                 self.write_errors += 1
                 log.error("prediction log write failed", extra={"reason": str(exc), "rows": len(batch)})
                 if not retry:
-                    return
+                    return False
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
             self.written += len(batch)
-            return
+            return True
 
 
 def count_rows(path: str | Path) -> int:

@@ -60,6 +60,7 @@ class ServingSpec:
     # A predictor that logs signals (``log_inputs``) logs the request items as sent only when asked
     # (raw text or images may be personal data).
     log_raw_inputs: bool = False
+    log_durable: bool = False  # answer only once the prediction log row is committed
     # Champion and challenger (``mlcore.serving.rollout``); the challenger is ``@challenger`` from
     # the registry, or ``challenger_export`` when the server does not use the registry.
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
@@ -110,6 +111,7 @@ class ServingSpec:
             batch_max_items=int(serve.get("batch_max_items", 64)),
             batch_wait_ms=float(serve.get("batch_wait_ms", 5.0)),
             log_raw_inputs=bool(serve.get("log_raw_inputs", False)),
+            log_durable=bool(serve.get("log_durable", False)),
             rollout=RolloutSettings.from_config(rollout),
             **project,
         )
