@@ -288,7 +288,7 @@ def copy_champion_out(engine: Engine, ref: str, dest: Path) -> Path:
     try:
         engine.run("cp", f"{name}:/app/models/champion", str(dest / "champion"))
     finally:
-        engine.run("rm", "-f", name, check=False)
+        engine.run("rm", "-f", "-v", name, check=False)  # -v: the image's anonymous volumes too
     return dest / "champion"
 
 
