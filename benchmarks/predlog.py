@@ -14,8 +14,10 @@ benchmarks/results/predlog.json; compare them with the request rates of benchmar
 ``--kill PROJECT``: the project's API (prediction log on, as `make serve` runs it) under wrk at
 its peak rate; every 0.5 s the rows answered (``predicted_items_total`` on /metrics) are compared
 with the rows committed (the lag, in rows and in seconds of traffic); then the server gets SIGKILL
-and the rows committed are counted against the rows answered before it (the loss). Figures go to
-benchmarks/results/predlog.<project>.kill.json.
+and the rows committed are counted against the rows answered before it (the loss). Twice in one
+run: the default log (batched off the request path) and ``serve.log_durable=true`` (an answer
+waits for its row's commit: what it costs in requests/s, and that it loses nothing). Figures go
+to benchmarks/results/predlog.<project>.kill.json.
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ def committed(db: Path) -> int:
         conn.close()
 
 
-def kill_under_load(project: Path, seconds: float, connections: int) -> dict[str, object]:
+def kill_under_load(project: Path, seconds: float, connections: int, durable: bool = False) -> dict[str, object]:
     """The project's API under wrk: the log's lag while it runs, and what a SIGKILL loses."""
     import signal
     import subprocess
@@ -114,7 +116,7 @@ def kill_under_load(project: Path, seconds: float, connections: int) -> dict[str
         db, script, port = Path(tmp) / "log.db", Path(tmp) / "bodies.lua", free_port()
         script.write_text(lua_script(request_bodies(project, None)))
         cmd = [sys.executable, "-m", f"{package_of(project)}.api", f"serve.port={port}", "serve.log_level=warning"]
-        cmd += [f"serve.prediction_log={db}"]
+        cmd += [f"serve.prediction_log={db}", f"serve.log_durable={str(durable).lower()}"]
         with running_server(cmd, port, cwd=project, env={"PYTHONPATH": str(project / "src")}) as (base, proc):
             wrk = subprocess.Popen(  # noqa: S603 - fixed arguments
                 ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds) + 5}s", "-s", str(script), base],
@@ -137,6 +139,7 @@ def kill_under_load(project: Path, seconds: float, connections: int) -> dict[str
     lost = max(before - rows, 0)
     return {
         "project": project.name,
+        "durable": durable,
         "connections": connections,
         "answered_rows_per_s": round(rate),
         "max_lag_rows": max(lags),
@@ -159,9 +162,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5000)
     args = parser.parse_args()
     if args.kill:
-        figures = kill_under_load(ROOT / args.kill, args.load_seconds, args.connections)
-        shown = {k: v for k, v in figures.items() if k != "samples"}
-        print(json.dumps(shown, indent=2))
+        figures = [
+            kill_under_load(ROOT / args.kill, args.load_seconds, args.connections, durable) for durable in (False, True)
+        ]
+        for run in figures:
+            print(json.dumps({k: v for k, v in run.items() if k != "samples"}, indent=2))
         out = ROOT / "benchmarks" / "results" / f"predlog.{args.kill}.kill.json"
         out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
         print(f"figures: {out.relative_to(ROOT)}")
