@@ -31,6 +31,7 @@ COMMON = {
     "Makefile",
     "README.md",
     "configs/config.yaml",
+    "deploy/alerts.yaml",
     "deploy/inferenceservice.yaml",
     "deploy/kubernetes.yaml",
     "configs/data/default.yaml",
@@ -74,7 +75,9 @@ COMMON = {
     "tests/code/test_transforms.py",
     "tests/conftest.py",
     "tests/data/test_dataset.py",
+    "tests/deploy/alerts.test.yaml",
     "tests/deploy/conftest.py",
+    "tests/deploy/test_alerts.py",
     "tests/deploy/test_image.py",
     "tests/deploy/test_kubernetes.py",
     "tests/model/test_api.py",
@@ -144,8 +147,9 @@ PER_TASK = {
         "tests/model/test_export.py",
     },
 }
-# Jinja left in a bake; `${{ ... }}` is a GitHub Actions expression (the workflows), not Jinja
-LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|%\}|cookiecutter\.|<!-- variant:")
+# Jinja left in a bake; `${{ ... }}` is a GitHub Actions expression (the workflows) and `{{ $value }}`
+# a Prometheus template (the alert rules), not Jinja
+LEFTOVER = re.compile(r"(?<!\$)\{\{(?! \$)|\{%|%\}|cookiecutter\.|<!-- variant:")
 
 
 def baked_files(root: Path) -> set[str]:

@@ -429,3 +429,42 @@ def test_the_documented_text_pattern_is_the_rule_the_server_applies(text: str) -
     except ValueError:
         readable = False
     assert bool(re.search(visible_character_pattern(), text)) == readable
+
+
+def test_metrics_summarise_the_inputs_each_answer_saw(client: TestClient) -> None:
+    for x in (1, 2, 3):
+        assert client.post("/predict", json={"x": x}).status_code == 200
+    assert client.post("/predict", json={"x": -1}).status_code == 422  # refused: not counted
+    text = client.get("/metrics").text
+    assert 'input_feature_count{feature="x"} 3.0' in text and 'input_feature_sum{feature="x"} 6.0' in text
+
+
+def test_traffic_metrics_count_answers_and_keep_cardinality_bounded() -> None:
+    from mlcore.serving import traffic
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry()
+    metrics = traffic.TrafficMetrics(registry)
+    metrics.observe("3", [{"len": 5, "oov": 0.5}], [{"label": "spam"}], allowed=["spam", "ham"])
+    metrics.observe("3", [{"len": None, "oov": float("nan")}], [{"label": "<script>"}], allowed=["spam", "ham"])
+    metrics.observe("4", [{"segment_input": ""}], [{"segment": 2, "segment_name": "loyal"}])
+    metrics.observe("5", [{"area": 120.0, "flag": True}], [{"prediction": 250000.0, "interval": [1, 2]}])
+    for i in range(traffic.MAX_FEATURES + 10):
+        metrics.observe("5", [{f"f{i}": 1.0}], [])
+    for i in range(traffic.MAX_LABELS + 10):
+        metrics.observe("6", [], [{"label": f"l{i}"}])  # a predictor without a label list
+    text = generate_latest(registry).decode()
+    assert 'predictions_total{label="spam",version="3"} 1.0' in text
+    assert 'predictions_total{label="other",version="3"} 1.0' in text  # not one of the predictor's labels
+    assert 'predictions_total{label="2",version="4"} 1.0' in text
+    assert 'prediction_value_sum{version="5"} 250000.0' in text
+    assert 'input_feature_sum{feature="len"} 5.0' in text and 'input_missing_total{feature="len"} 1.0' in text
+    assert (
+        'input_missing_total{feature="oov"} 1.0' in text and 'input_missing_total{feature="segment_input"} 1.0' in text
+    )
+    assert 'feature="flag"' not in text  # a boolean is no measurement
+    assert (
+        len({line.split('feature="')[1].split('"')[0] for line in text.splitlines() if 'feature="' in line})
+        <= traffic.MAX_FEATURES
+    )
+    assert 'predictions_total{label="other",version="6"} 10.0' in text

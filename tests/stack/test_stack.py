@@ -117,17 +117,28 @@ def test_every_service_serves_the_champion_registered_through_the_mlflow_server(
     assert runs.status_code in (200, 400)  # the server and its PostgreSQL answer searches
 
 
-def test_prometheus_scrapes_every_service(stack: Stack) -> None:
-    def scraped() -> list[str]:
-        answer = httpx.get(f"{stack.url('prometheus')}/api/v1/query", params={"query": 'up{job="services"} == 1'})
-        return sorted(r["metric"]["instance"] for r in answer.json()["data"]["result"])
+def test_prometheus_scrapes_every_service_and_loads_its_alert_rules(stack: Stack) -> None:
+    prometheus = stack.url("prometheus")
 
-    want = sorted(f"{service}:8000" for service in SERVICES)
-    assert wait_until(lambda: scraped() == want and want, "every service scraped and up", seen=scraped, timeout=60)
-    requests = httpx.get(
-        f"{stack.url('prometheus')}/api/v1/query", params={"query": "http_requests_total"}, timeout=10
-    ).json()
-    assert requests["status"] == "success"
+    def scraped() -> list[str]:
+        answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": 'up{job!="prometheus"} == 1'})
+        return sorted(r["metric"]["job"] for r in answer.json()["data"]["result"])
+
+    assert wait_until(lambda: scraped() == sorted(SERVICES), "every service scraped and up", seen=scraped, timeout=60)
+    groups = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    names = {group["name"] for group in groups}
+    assert names == {f"{s}-{part}" for s in SERVICES for part in ("availability", "model")}, names
+    rules = [rule for group in groups for rule in group["rules"]]
+    assert all(rule["health"] in ("ok", "unknown") for rule in rules), [r for r in rules if r["health"] == "err"]
+    assert sum(rule["type"] == "alerting" for rule in rules) == 8 * len(SERVICES)
+
+    def evaluated() -> bool:
+        fresh = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
+        return all(rule["health"] == "ok" for group in fresh for rule in group["rules"])
+
+    wait_until(evaluated, "every rule evaluated without error", timeout=60)
+    firing = httpx.get(f"{prometheus}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
+    assert not [a for a in firing if a["labels"]["alertname"] in ("ServiceDown", "ErrorBudgetBurnFast")], firing
 
 
 class Traffic(threading.Thread):

@@ -32,6 +32,7 @@ from mlcore.serving.feedback import FeedbackStore
 from mlcore.serving.predictor import InputError, log_inputs
 from mlcore.serving.predlog import LogBehind
 from mlcore.serving.rollout import SHADOW, RolloutSettings, Router
+from mlcore.serving.traffic import TrafficMetrics
 
 log = logging.getLogger("mlcore.serving.arms")
 BANDIT_REFRESH_S = 2.0  # how often the bandit's share follows the feedback
@@ -93,6 +94,7 @@ class Arms:
         self.online = Gauge(
             "online_metric", "Online metric per model version (from feedback)", ["version", "metric"], registry=metrics
         )
+        self.traffic = TrafficMetrics(metrics)
         self._online_at = 0.0
         self._seen: int | None = None  # the newest experiment this process follows
         self._follower: asyncio.Task[None] | None = None
@@ -221,7 +223,9 @@ class Arms:
         self.latency.labels(arm).observe(elapsed)
         if arm == CHALLENGER:
             self._observe(True, elapsed * 1000, loaded.version)
-        committed = self._log(loaded, items, outputs, request_id, arm)
+        inputs = log_inputs(loaded.predictor, items, raw=self.log_raw_inputs)
+        self.traffic.observe(loaded.version, inputs, outputs, getattr(loaded.predictor, "labels", None))
+        committed = self._log(loaded, inputs, outputs, request_id, arm)
         if self.router.shadowing and challenger is not None:
             self._shadow(challenger, items, request_id)
         if committed is not None:  # a durable log: no answer leaves before its row is committed
@@ -232,12 +236,12 @@ class Arms:
         return Scored(loaded, outputs, arm, request_id)
 
     def _log(
-        self, loaded: Any, items: Sequence[Any], outputs: list[dict[str, Any]], request_id: str, arm: str
+        self, loaded: Any, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]], request_id: str, arm: str
     ) -> Future[None] | None:
-        """Record the answer; a durable log's future completes once the rows are committed."""
+        """Record the answer (``inputs``: what the log keeps of the items); a durable log's future
+        completes once the rows are committed."""
         committed = None
         if self.predlog is not None:
-            inputs = log_inputs(loaded.predictor, items, raw=self.log_raw_inputs)
             try:
                 committed = self.predlog.record(loaded.version, inputs, outputs, request_id=request_id, arm=arm)
             except LogBehind as exc:
@@ -270,7 +274,8 @@ class Arms:
         self.latency.labels(SHADOW).observe(elapsed)
         self._observe(True, elapsed * 1000, challenger.version)
         with contextlib.suppress(Unavailable):  # a full durable log skips the shadow's row
-            self._log(challenger, items, outputs, request_id, SHADOW)
+            inputs = log_inputs(challenger.predictor, items, raw=self.log_raw_inputs)
+            self._log(challenger, inputs, outputs, request_id, SHADOW)
 
     def _observe(self, ok: bool, ms: float, version: str) -> None:
         reason = self.router.observe(ok, ms)

@@ -1,0 +1,67 @@
+"""The alert rules (deploy/alerts.yaml) under Prometheus's own tool: `promtool check rules`, and
+`promtool test rules` with tests/deploy/alerts.test.yaml, in which every alert fires once and
+stays quiet once. promtool comes with Debian's `prometheus` package (the suite's `make containers`
+installs it); without it these tests are skipped, unless ``ML_REQUIRE_CONTAINERS=1``."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "deploy" / "alerts.yaml"
+CASES = ROOT / "tests" / "deploy" / "alerts.test.yaml"
+
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    found = shutil.which("promtool")
+    if found is None:
+        if os.environ.get("ML_REQUIRE_CONTAINERS") == "1":
+            pytest.fail("ML_REQUIRE_CONTAINERS=1 but promtool is missing: apt-get install prometheus")
+        pytest.skip("no promtool (Debian's prometheus package ships it)")
+    return found
+
+
+def alerts() -> dict[str, dict[str, Any]]:
+    groups = yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"]
+    return {rule["alert"]: rule for group in groups for rule in group["rules"] if "alert" in rule}
+
+
+def test_the_rules_pass_promtool_check(promtool: str) -> None:
+    done = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_alert_fires_once_and_stays_quiet_once_under_promtool(promtool: str) -> None:
+    cases = yaml.safe_load(CASES.read_text(encoding="utf-8"))["tests"]
+    checks = [check for case in cases for check in case["alert_rule_test"]]
+    for name in alerts():
+        fired = [c for c in checks if c["alertname"] == name and c["exp_alerts"]]
+        quiet = [c for c in checks if c["alertname"] == name and not c["exp_alerts"]]
+        assert fired and quiet, f"{name}: a case where it fires and one where it does not"
+    done = subprocess.run(
+        [promtool, "test", "rules", str(CASES)], capture_output=True, text=True, check=False, cwd=CASES.parent
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_every_alert_has_a_severity_a_summary_and_a_runbook_naming_a_make_target() -> None:
+    targets = set(re.findall(r"^([a-z][a-z0-9-]*):", (ROOT / "Makefile").read_text(encoding="utf-8"), re.M))
+    expected = {"ServiceDown", "ErrorBudgetBurnFast", "ErrorBudgetBurnSlow", "LatencyP99High", "NoTraffic"}
+    expected |= {"DriftDetected", "OnlineQualityLow", "ModelVersionMismatch"}
+    assert set(alerts()) == expected
+    for name, rule in alerts().items():
+        assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name
+        assert rule["annotations"]["summary"], name
+        named = re.findall(r"make ([a-z][a-z0-9-]*)", rule["annotations"]["runbook"])
+        assert named and set(named) <= targets, f"{name}: runbook names {named}; the Makefile has {sorted(targets)}"
+    jobs = set(re.findall(r'job="([^"]+)"', RULES.read_text(encoding="utf-8")))
+    assert jobs == {"housing-price"}, "every series is selected by this service's scrape job"
