@@ -39,11 +39,11 @@ browser: ## Debian's chromium for the headless-browser tests (installed when mis
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; \
 	}
 
-containers: venv ## podman, runc, mmdebstrap and wrk from Debian (when missing; needs root or sudo), then the Debian base image
-	@command -v podman >/dev/null && command -v mmdebstrap >/dev/null && command -v wrk >/dev/null || { \
-		echo "[setup] installing Debian's podman, runc, mmdebstrap and wrk for the image tests"; \
+containers: venv ## podman, runc, mmdebstrap, wrk and prometheus (promtool) from Debian (when missing; needs root or sudo), then the Debian base image
+	@command -v podman >/dev/null && command -v mmdebstrap >/dev/null && command -v wrk >/dev/null && command -v promtool >/dev/null || { \
+		echo "[setup] installing Debian's podman, runc, mmdebstrap, wrk and prometheus (promtool) for the image and alert tests"; \
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq podman runc mmdebstrap wrk >/dev/null; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq podman runc mmdebstrap wrk prometheus >/dev/null; \
 	}
 	@$(PY) -m mlcore.deploy.base
 
