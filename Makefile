@@ -39,11 +39,20 @@ browser: ## Debian's chromium for the headless-browser tests (installed when mis
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; \
 	}
 
-containers: venv ## podman, runc, mmdebstrap, wrk and prometheus (promtool) from Debian (when missing; needs root or sudo), then the Debian base image
-	@command -v podman >/dev/null && command -v mmdebstrap >/dev/null && command -v wrk >/dev/null && command -v promtool >/dev/null || { \
-		echo "[setup] installing Debian's podman, runc, mmdebstrap, wrk and prometheus (promtool) for the image and alert tests"; \
+containers: venv ## podman, runc, mmdebstrap and wrk from Debian (when missing; needs root or sudo), promtool, then the Debian base image
+	@command -v podman >/dev/null && command -v mmdebstrap >/dev/null && command -v wrk >/dev/null || { \
+		echo "[setup] installing Debian's podman, runc, mmdebstrap and wrk for the image tests"; \
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq podman runc mmdebstrap wrk prometheus >/dev/null; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq podman runc mmdebstrap wrk >/dev/null; \
+	}
+	@# promtool (the alert-rule tests) out of Debian's prometheus package into .venv/bin: installing the
+	@# package would also start a Prometheus server on :9090 wherever systemd runs
+	@command -v promtool >/dev/null || { \
+		echo "[setup] promtool from Debian's prometheus package into .venv/bin"; \
+		tmp=$$(mktemp -d); chmod 755 "$$tmp"; trap 'rm -rf "$$tmp"' EXIT; \
+		(cd "$$tmp" && apt-get download -qq prometheus) || { \
+			sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); $$sudo apt-get update -qq && (cd "$$tmp" && apt-get download -qq prometheus); }; \
+		dpkg-deb -x "$$tmp"/prometheus_*.deb "$$tmp/x" && install -m 0755 "$$tmp/x/usr/bin/promtool" $(VENV)/bin/promtool; \
 	}
 	@$(PY) -m mlcore.deploy.base
 
