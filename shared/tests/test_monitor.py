@@ -120,3 +120,70 @@ def test_exit_codes_tell_drift_not_judged_and_errors_apart(profile: dict, tmp_pa
     assert command(lambda: run(profile, window(3), Thresholds(), tmp_path / "d.json", min_rows=100)) == 2
     assert command(cannot) == EXIT_NOT_JUDGED == 2
     assert command(crash) == EXIT_ERROR == 3
+
+
+def test_every_monitor_run_becomes_metrics_and_not_judged_is_never_no_drift(tmp_path: Path) -> None:
+    from mlcore.monitoring import metrics_file
+    from mlcore.monitoring.report import CannotJudge, command
+    from prometheus_client.parser import text_string_to_metric_families
+
+    path = tmp_path / "reports" / "monitor.prom"
+
+    def samples() -> dict[str, float]:
+        families = text_string_to_metric_families(path.read_text(encoding="utf-8"))
+        out = {}
+        for family in families:
+            for s in family.samples:
+                key = s.name + "".join(f"|{k}={v}" for k, v in sorted(s.labels.items()))
+                out[key] = s.value
+        return out
+
+    report = {"status": "judged", "drift_detected": True, "n_current": 500, "drifted_features": ["length"]}
+    report["features"] = {
+        "length": {"kind": "numeric", "psi": 0.41, "ks": 0.2, "drifted": True},
+        "oov": {"kind": "categorical", "psi": 0.01, "chi2_p_value": 0.5, "drifted": False},
+    }
+    assert command(lambda: report, metrics_path=path) == 1
+    first = samples()
+    assert first["monitor_verdict|verdict=drift"] == 1 and first["monitor_verdict|verdict=no_drift"] == 0
+    assert first["monitor_drift_statistic|feature=length|stat=psi"] == 0.41 and first["monitor_rows"] == 500
+    assert first["monitor_last_run_ok"] == 1 and first["monitor_drifted_features"] == 1
+
+    def cannot() -> dict[str, object]:
+        raise CannotJudge("the prediction log is empty")
+
+    assert command(cannot, metrics_path=path) == 2
+    second = samples()
+    assert second["monitor_verdict|verdict=not_judged"] == 1 and second["monitor_verdict|verdict=no_drift"] == 0
+    assert "monitor_rows" not in second and second["monitor_last_run_ok"] == 1
+
+    def crash() -> dict[str, object]:
+        raise RuntimeError("disk full")
+
+    assert command(crash, metrics_path=path) == 3
+    third = samples()
+    assert third["monitor_verdict|verdict=error"] == 1 and third["monitor_last_run_ok"] == 0
+    # a failed run keeps when the monitor last finished, so staleness is measured from there
+    assert third["monitor_last_success_timestamp_seconds"] == second["monitor_last_success_timestamp_seconds"]
+    assert third["monitor_last_run_timestamp_seconds"] >= second["monitor_last_run_timestamp_seconds"]
+    with pytest.raises(ValueError, match="one of"):
+        metrics_file.write(path, "fine")
+
+
+def test_the_api_appends_the_monitor_metrics_and_ignores_a_broken_file(tmp_path: Path) -> None:
+    from demo_api import export, make_spec
+    from fastapi.testclient import TestClient
+    from mlcore.monitoring import metrics_file
+    from mlcore.serving.app import create_app
+
+    export(tmp_path / "export", "1", 2.0)
+    prom = tmp_path / "monitor.prom"
+    metrics_file.write(prom, "not_judged")
+    with TestClient(create_app(make_spec(tmp_path, monitor_metrics=prom))) as client:
+        text = client.get("/metrics").text
+        assert 'monitor_verdict{verdict="not_judged"} 1.0' in text and "model_version_info" in text
+        prom.write_text("monitor_verdict{verdict= 1 garbage\n", encoding="utf-8")
+        broken = client.get("/metrics")
+        assert (
+            broken.status_code == 200 and "monitor_verdict" not in broken.text and "model_version_info" in broken.text
+        )

@@ -130,7 +130,7 @@ def test_prometheus_scrapes_every_service_and_loads_its_alert_rules(stack: Stack
     assert names == {f"{s}-{part}" for s in SERVICES for part in ("availability", "model")}, names
     rules = [rule for group in groups for rule in group["rules"]]
     assert all(rule["health"] in ("ok", "unknown") for rule in rules), [r for r in rules if r["health"] == "err"]
-    assert sum(rule["type"] == "alerting" for rule in rules) == 8 * len(SERVICES)
+    assert sum(rule["type"] == "alerting" for rule in rules) == 10 * len(SERVICES)
 
     def evaluated() -> bool:
         fresh = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]

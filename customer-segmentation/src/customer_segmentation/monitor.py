@@ -4,7 +4,8 @@ Template-owned: edit templates/ml-project, then `make sync`.
 
 Reads the newest ``monitor.window`` rows of the prediction log, turns them into the drift signals
 the model was profiled on at training time, and writes reports/drift.json (machines, also shown on
-the API's /metrics) and reports/drift.html (people) from the same figures. Exit codes: 0 no drift,
+the API's /metrics) and reports/drift.html (people) from the same figures, and every run, whatever
+its outcome, as Prometheus metrics in reports/monitor.prom (``mlcore.monitoring.metrics_file``). Exit codes: 0 no drift,
 1 drift, 2 not judged (too little traffic, no model or reference), 3 an error (``mlcore.monitoring.report``).
 """
 
@@ -52,7 +53,7 @@ def monitor(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:
 
 def main_fn(cfg: DictConfig) -> int:
     outputs = f"{cfg.monitor.report_json}" + (f", {cfg.monitor.report_html}" if cfg.monitor.html else "")
-    return command(lambda: monitor(cfg), outputs)
+    return command(lambda: monitor(cfg), outputs, PROJECT_ROOT / cfg.monitor.metrics_file)
 
 
 def main() -> None:

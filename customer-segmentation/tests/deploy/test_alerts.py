@@ -56,7 +56,7 @@ def test_every_alert_fires_once_and_stays_quiet_once_under_promtool(promtool: st
 def test_every_alert_has_a_severity_a_summary_and_a_runbook_naming_a_make_target() -> None:
     targets = set(re.findall(r"^([a-z][a-z0-9-]*):", (ROOT / "Makefile").read_text(encoding="utf-8"), re.M))
     expected = {"ServiceDown", "ErrorBudgetBurnFast", "ErrorBudgetBurnSlow", "LatencyP99High", "NoTraffic"}
-    expected |= {"DriftDetected", "OnlineQualityLow", "ModelVersionMismatch"}
+    expected |= {"DriftDetected", "OnlineQualityLow", "ModelVersionMismatch", "MonitorStale", "MonitorFailing"}
     assert set(alerts()) == expected
     for name, rule in alerts().items():
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name

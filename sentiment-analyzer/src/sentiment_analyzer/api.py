@@ -32,6 +32,7 @@ def build_app(cfg: DictConfig, root: Path = PROJECT_ROOT) -> FastAPI:
             tracking_uri=tracking.tracking_uri(root) if serve.prefer_registry else None,
             cache_dir=root / serve.cache_dir / str(os.getpid()),
             drift_report=root / cfg.monitor.report_json,
+            monitor_metrics=root / cfg.monitor.metrics_file,  # the monitor's runs, appended to /metrics
             rollout=cfg.rollout,  # champion/challenger modes, guard rails, the online test
             feedback_kind=cfg.rollout.feedback,  # what POST /feedback takes (configs/task/)
             # Schemas, loader, extra GET endpoints and, where the project has them, uploads and a page at /.

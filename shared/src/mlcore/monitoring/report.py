@@ -185,17 +185,28 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def command(fn: Callable[[], dict[str, Any]], outputs: str = "") -> int:
-    """Run a monitor function; print its summary; return the exit code (see the module docstring)."""
+def command(fn: Callable[[], dict[str, Any]], outputs: str = "", metrics_path: str | Path | None = None) -> int:
+    """Run a monitor function; print its summary; with ``metrics_path``, write the run as
+    Prometheus metrics whatever its outcome (``mlcore.monitoring.metrics_file``); return the exit
+    code (see the module docstring)."""
+    from mlcore.monitoring import metrics_file
+
+    def record(verdict: str, report: dict[str, Any] | None = None) -> None:
+        if metrics_path is not None:
+            metrics_file.write(metrics_path, verdict, report)
+
     try:
         report = fn()
     except CannotJudge as exc:
+        record("not_judged")
         print(f"monitor: not judged: {exc}", file=sys.stderr)
         return EXIT_NOT_JUDGED
     except Exception as exc:  # noqa: BLE001 - any crash is exit 3, never mistaken for drift (1)
+        record("error")
         traceback.print_exc()
         print(f"monitor: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    record(metrics_file.verdict_of(report), report)
     print("\n".join(summary_lines(report)))
     if outputs:
         print(f"reports: {outputs}")

@@ -13,10 +13,11 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from mlcore.monitoring.metrics_file import STATS
 from mlcore.serving.predictor import MicroBatcher
 from mlcore.serving.predlog import PredictionLog
 
-DRIFT_STATS = ("psi", "ks", "chi2_p_value", "p_value")
+DRIFT_STATS = STATS
 
 
 @dataclass

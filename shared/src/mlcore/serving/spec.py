@@ -29,6 +29,7 @@ class ServingSpec:
     cache_dir: Path  # private to this process: removed at shutdown
     prediction_log: Path | None = None
     drift_report: Path | None = None
+    monitor_metrics: Path | None = None  # the monitor's textfile (reports/monitor.prom), appended to /metrics
     max_batch: int = 256
     max_body_bytes: int = 1_000_000
     prefer_registry: bool = True

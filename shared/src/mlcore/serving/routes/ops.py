@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlcore.foundation.redact import mask_credentials
+from mlcore.monitoring import metrics_file
 from mlcore.serving.errors import ORJSONResponse, Unavailable, error_responses
 from mlcore.serving.spec import ServingSpec
 from mlcore.serving.state import ServingDep, ServingState
@@ -107,12 +108,13 @@ def router(spec: ServingSpec) -> APIRouter:
 
 
 async def exposition(state: ServingState) -> bytes:
-    """The metrics in Prometheus's text format, the drift, log and batch figures read first."""
+    """The metrics in Prometheus's text format, the drift, log and batch figures read first; then
+    the monitor job's own metrics file, when there is a valid one."""
     state.metrics.read_drift(state.spec.drift_report)
     await run_in_threadpool(state.arms.refresh_online_metrics)
     current = state.holder.current
     state.metrics.follow(state.predlog, current.batcher if current is not None else None)
-    return generate_latest(state.metrics.registry)
+    return generate_latest(state.metrics.registry) + metrics_file.read(state.spec.monitor_metrics)
 
 
 def add_extra_get(routes: APIRouter, path: str, describe: Callable[[Any], Any]) -> None:
