@@ -61,10 +61,13 @@ class Engine:
         nofile = NOFILE_WANTED if hard == resource.RLIM_INFINITY else min(hard, NOFILE_WANTED)
         return ["--ulimit", f"nofile={nofile}:{nofile}", "--ulimit", "nproc=4096:4096"]
 
-    def build_flags(self) -> list[str]:
+    def build_flags(self, host_certs: bool = True) -> list[str]:
+        """Flags for ``build``; ``host_certs``: the host's CA bundle mounted read-only (pip reaches
+        the registry through it), which a build that installs Debian's ssl-cert cannot take: its
+        set-up writes a certificate into that folder."""
         if self.name != "podman":
             return []
-        certs = ["-v", f"{CA_CERTS}:{CA_CERTS}:ro"] if CA_CERTS.is_dir() else []
+        certs = ["-v", f"{CA_CERTS}:{CA_CERTS}:ro"] if host_certs and CA_CERTS.is_dir() else []
         return ["--format", "docker", *self.limits(), *certs]
 
     def run_flags(self) -> list[str]:

@@ -43,10 +43,10 @@ from mlcore.foundation.progress import say, step
 from mlcore.foundation.waiting import WaitTimeout, wait_until
 
 SERVICES = ("spam-classifier", "housing-price", "customer-segmentation", "image-classifier", "sentiment-analyzer")
-INFRA = {  # service -> (image, build folder under deploy/)
-    "postgres": ("localhost/mlsuite/postgres:15", "postgres"),
-    "mlflow": ("localhost/mlsuite/mlflow:3.17.2", "mlflow"),
-    "prometheus": ("localhost/mlsuite/prometheus:latest", "prometheus"),
+INFRA = {  # service -> (image, build folder under deploy/, whether its build pip-installs: the host's CA bundle)
+    "postgres": ("localhost/mlsuite/postgres:15", "postgres", False),
+    "mlflow": ("localhost/mlsuite/mlflow:3.17.2", "mlflow", True),
+    "prometheus": ("localhost/mlsuite/prometheus:latest", "prometheus", False),
 }
 DEFAULT_PORTS = {"mlflow": 5500, "prometheus": 9090} | {s: 8001 + i for i, s in enumerate(SERVICES)}
 SERVICE_UID = 10001  # the user the services and the MLflow server run as (their Dockerfiles)
@@ -122,20 +122,16 @@ class Stack:
     def build(self) -> None:
         """The infrastructure images when missing; refuse when a service image is missing."""
         base = ensure_base(self.engine) if self.engine.name == "podman" else None
-        for service, (ref, folder) in INFRA.items():
+        for service, (ref, folder, pip) in INFRA.items():
             if self.engine.image_exists(ref):
                 continue
             with step("stack", f"building {ref} (deploy/{folder})"):
-                args = [
-                    "build",
-                    *self.engine.build_flags(),
-                    "-t",
-                    ref,
-                    *(["--build-arg", f"BASE={base}"] if base else []),
-                ]
+                args = ["build", *self.engine.build_flags(host_certs=pip), "-t", ref]
+                args += ["--build-arg", f"BASE={base}"] if base else []
                 done = self.engine.run(*args, str(self.compose_file.parent / folder), check=False, timeout=1200)
                 if done.returncode != 0:
-                    raise StackError(f"building {ref} for {service} failed: {done.stderr.strip()[-2000:]}")
+                    output = (done.stdout + done.stderr).strip()
+                    raise StackError(f"building {ref} for {service} failed (exit {done.returncode}): {output[-3000:]}")
         tags = self.tags()
         for service in SERVICES:
             ref = f"localhost/{service}:{tags.get(service, self.tag)}"
