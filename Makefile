@@ -15,7 +15,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv browser containers image demo test test-shared test-suite test-stack test-projects data team-up team-down stack-up stack-down stack-status ui new sync sync-check lint format bench clean
+.PHONY: help venv browser containers image demo test test-shared test-suite test-loop test-stack test-projects data team-up team-down stack-up stack-down stack-status ui new sync sync-check lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-13s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,20 +39,30 @@ browser: ## Debian's chromium for the headless-browser tests (installed when mis
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; \
 	}
 
-containers: venv ## podman, runc, mmdebstrap and wrk from Debian (when missing; needs root or sudo), promtool, then the Debian base image
+containers: venv ## podman, runc, mmdebstrap and wrk from Debian (when missing; needs root or sudo), Prometheus and Alertmanager, then the Debian base image
 	@command -v podman >/dev/null && command -v mmdebstrap >/dev/null && command -v wrk >/dev/null || { \
 		echo "[setup] installing Debian's podman, runc, mmdebstrap and wrk for the image tests"; \
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq podman runc mmdebstrap wrk >/dev/null; \
 	}
-	@# promtool (the alert-rule tests) out of Debian's prometheus package into .venv/bin: installing the
-	@# package would also start a Prometheus server on :9090 wherever systemd runs
-	@command -v promtool >/dev/null || { \
-		echo "[setup] promtool from Debian's prometheus package into .venv/bin"; \
+	@# Prometheus, promtool, Alertmanager and amtool (the alert-rule tests, the alert loop) out of
+	@# Debian's packages into .venv/bin: installing the packages would also start the servers
+	@# (:9090, :9093) wherever systemd runs
+	@test -x $(VENV)/bin/promtool -a -x $(VENV)/bin/alertmanager || { \
+		echo "[setup] Prometheus and Alertmanager from Debian's packages into .venv/bin"; \
 		tmp=$$(mktemp -d); chmod 755 "$$tmp"; trap 'rm -rf "$$tmp"' EXIT; \
-		(cd "$$tmp" && apt-get download -qq prometheus) || { \
-			sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); $$sudo apt-get update -qq && (cd "$$tmp" && apt-get download -qq prometheus); }; \
-		dpkg-deb -x "$$tmp"/prometheus_*.deb "$$tmp/x" && install -m 0755 "$$tmp/x/usr/bin/promtool" $(VENV)/bin/promtool; \
+		(cd "$$tmp" && apt-get download -qq prometheus prometheus-alertmanager) || { \
+			sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); $$sudo apt-get update -qq && (cd "$$tmp" && apt-get download -qq prometheus prometheus-alertmanager); }; \
+		for deb in "$$tmp"/*.deb; do dpkg-deb -x "$$deb" "$$tmp/x"; done; \
+		install -m 0755 "$$tmp/x/usr/bin/prometheus" "$$tmp/x/usr/bin/promtool" "$$tmp/x/usr/bin/amtool" $(VENV)/bin/ && \
+		install -m 0755 "$$tmp/x/usr/bin/prometheus-alertmanager" $(VENV)/bin/alertmanager; \
+	}
+	@# Debian's Alertmanager reads its notification templates from this fixed path
+	@test -f /usr/share/prometheus/alertmanager/email.tmpl || { \
+		tmp=$$(mktemp -d); chmod 755 "$$tmp"; trap 'rm -rf "$$tmp"' EXIT; \
+		(cd "$$tmp" && apt-get download -qq prometheus-alertmanager) && dpkg-deb -x "$$tmp"/*.deb "$$tmp/x"; \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo mkdir -p /usr/share/prometheus && $$sudo cp -r "$$tmp/x/usr/share/prometheus/alertmanager" /usr/share/prometheus/; \
 	}
 	@$(PY) -m mlcore.deploy.base
 
@@ -72,7 +82,10 @@ test-shared: venv ## Tests of the shared package (mlcore)
 
 test-suite: venv ## Template tests: bake matrix, generated projects' own tests, sync check
 	@echo "[test] tests/ (template and sync)"
-	@$(PY) -m pytest tests --ignore=tests/stack
+	@$(PY) -m pytest tests --ignore=tests/stack --ignore=tests/loop
+
+test-loop: containers ## Drift to promoted challenger through Prometheus, Alertmanager and the alert hook, on a copy of spam-classifier (tests/loop)
+	@$(PY) -m pytest tests/loop
 
 test-stack: containers ## The team stack started, crashed, rolled back (tests/stack; the images of make image, or ML_STACK_TAG=<tag>)
 	@$(PY) -m pytest tests/stack

@@ -17,6 +17,7 @@ TASK_TYPES = json.loads((TEMPLATE / "cookiecutter.json").read_text())[
     "task_type"
 ]  # a choice list: the one home of the task types
 PACKAGE = "{package}"
+SLUG = "{slug}"
 COMMON = {
     ".cruft.json",
     ".dockerignore",
@@ -32,6 +33,10 @@ COMMON = {
     "README.md",
     "configs/config.yaml",
     "deploy/alerts.yaml",
+    "deploy/alertmanager.yml",
+    "deploy/grafana/dashboard.json",
+    "deploy/systemd/{slug}-monitor.service",
+    "deploy/systemd/{slug}-monitor.timer",
     "deploy/inferenceservice.yaml",
     "deploy/kubernetes.yaml",
     "configs/data/default.yaml",
@@ -78,6 +83,8 @@ COMMON = {
     "tests/deploy/alerts.test.yaml",
     "tests/deploy/conftest.py",
     "tests/deploy/test_alerts.py",
+    "tests/deploy/test_dashboard.py",
+    "tests/deploy/test_schedule.py",
     "tests/deploy/test_image.py",
     "tests/deploy/test_kubernetes.py",
     "tests/model/test_api.py",
@@ -147,9 +154,9 @@ PER_TASK = {
         "tests/model/test_export.py",
     },
 }
-# Jinja left in a bake; `${{ ... }}` is a GitHub Actions expression (the workflows) and `{{ $value }}`
-# a Prometheus template (the alert rules), not Jinja
-LEFTOVER = re.compile(r"(?<!\$)\{\{(?! \$)|\{%|%\}|cookiecutter\.|<!-- variant:")
+# Jinja left in a bake; `${{ ... }}` is a GitHub Actions expression (the workflows), `{{ $value }}`
+# a Prometheus template (the alert rules) and `{{label}}` a Grafana legend (the dashboard), not Jinja
+LEFTOVER = re.compile(r"(?<!\$)\{\{(?! \$)(?![a-z_]+\}\})|\{%|%\}|cookiecutter\.|<!-- variant:")
 
 
 def baked_files(root: Path) -> set[str]:
@@ -174,7 +181,7 @@ def test_every_task_type_is_covered() -> None:
 def test_exact_file_set(baked: tuple[str, Path]) -> None:
     task, root = baked
     package = root.name.replace("-", "_")
-    expected = {f.replace(PACKAGE, package) for f in COMMON | PER_TASK[task]}
+    expected = {f.replace(PACKAGE, package).replace(SLUG, root.name) for f in COMMON | PER_TASK[task]}
     assert baked_files(root) == expected
 
 

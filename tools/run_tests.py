@@ -5,7 +5,8 @@
 Sections, in order: set-up (virtualenv, browser, containers: podman and the Debian base image,
 data), mlcore's tests (``shared/tests``), the template's tests (``tests/``: bake matrix, sync check,
 team server), each project's own ``make test`` (its image built and run: podman is required; the
-image it checked is kept as ``<project>:suite-test``), then the team stack (``tests/stack``) with
+image it checked is kept as ``<project>:suite-test``), the alert loop through Prometheus and
+Alertmanager (``tests/loop``), then the team stack (``tests/stack``) with
 those five images: nothing is trained or built twice for it. A section's output streams as it runs; its counts come from pytest's summary line.
 At the end: a table (section, passed, failed, skipped, seconds), the figures as JSON in ``--report``,
 and one closing line ``total: N passed, N failed, N skipped``. Exit status 1 when any section
@@ -62,11 +63,14 @@ def sections(python: str, projects: Sequence[str]) -> list[Section]:
         Section("setup: containers", [*make, "containers"], setup=True),
         Section("setup: data", [*make, "data"], setup=True),
         Section("shared (mlcore)", [python, "-m", "pytest", "shared/tests"]),
-        Section("tests (template, sync)", [python, "-m", "pytest", "tests", "--ignore=tests/stack"]),
+        Section(
+            "tests (template, sync)", [python, "-m", "pytest", "tests", "--ignore=tests/stack", "--ignore=tests/loop"]
+        ),
         *(
             Section(project, [*make, "-C", project, "test"], env={"ML_KEEP_IMAGE_TAG": KEPT_TAG})
             for project in projects
         ),
+        Section("alert loop", [python, "-m", "pytest", "tests/loop"]),
         Section("stack", [python, "-m", "pytest", "tests/stack"], env={"ML_STACK_TAG": KEPT_TAG}),
     ]
 

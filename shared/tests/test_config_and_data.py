@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from mlcore.data.splitting import dedupe, split
 from mlcore.data.validation import check_frame, leakage
-from mlcore.foundation.config import compose, load_params, main, write_params
+from mlcore.foundation.config import compose, load_params, main, recorded_overrides, write_params
 from mlcore.tasks.metrics import choose_threshold, classification_metrics
 
 
@@ -31,6 +31,10 @@ def test_params_round_trip_and_cli(configs: Path, tmp_path: Path) -> None:
     assert load_params(out).model.c == 2
     assert main(["--config-dir", str(configs), "--out", str(tmp_path / "p2.yaml"), "model.c=5"]) == 0
     assert load_params(tmp_path / "p2.yaml").model.c == 5
+    # the overrides are recorded, so a later recomposition (retrain-on-drift) keeps them
+    assert recorded_overrides(tmp_path / "p2.yaml") == ["model.c=5"] and recorded_overrides(out) == []
+    assert main(["--config-dir", str(configs), "--out", str(tmp_path / "p2.yaml")]) == 0
+    assert recorded_overrides(tmp_path / "p2.yaml") == [] and recorded_overrides(tmp_path / "absent.yaml") == []
     assert main(["--config-dir", str(configs), "--out", str(tmp_path / "p3.yaml"), "model=nope"]) == 2
     assert not (tmp_path / "p3.yaml").exists()
     with pytest.raises(FileNotFoundError, match="make params"):

@@ -303,3 +303,36 @@ def test_rollback_reaches_a_running_server_with_no_failed_request(
     assert ys[0] == 3.0 and ys[-1] == 2.0 and set(ys) == {2.0, 3.0}
     assert again == 0 and champion.alias_version("demo", "champion").version == 1
     assert json.loads((tmp_path / "export" / "serving_metadata.json").read_text())["version"] == "1"
+
+
+def test_a_crashing_route_answers_500_and_the_client_keeps_its_connection() -> None:
+    """An exception no route handled is the 500 error answer, and the keep-alive connection stays
+    usable (Starlette's handler re-raises and uvicorn then resets the connection)."""
+    import threading
+
+    import uvicorn
+    from fastapi import FastAPI
+    from mlcore.foundation.waiting import wait_until
+    from mlcore.serving.errors import UnexpectedErrors
+    from mlcore.serving.smoke import free_port
+
+    app = FastAPI()
+    app.add_middleware(UnexpectedErrors)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("a model that fails")
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started, "the server to start")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            answers = [client.get("/boom") for _ in range(5)]  # one connection, kept alive
+        assert [a.status_code for a in answers] == [500] * 5
+        assert answers[-1].json() == {"error": "internal error: RuntimeError"}
+    finally:
+        server.should_exit = True
+        thread.join(30)

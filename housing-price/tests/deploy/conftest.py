@@ -1,11 +1,13 @@
-"""Fixtures of the deployment tests: the container engine and the image built from the test
-pipeline's model. Without podman or docker these tests are skipped, unless
-``ML_REQUIRE_CONTAINERS=1`` (the suite's ``make test`` sets it) makes that a failure."""
+"""Fixtures of the deployment tests: the container engine, the image built from the test
+pipeline's model, and Prometheus's tools (promtool, amtool). Without podman or docker, or without
+the tools, these tests are skipped, unless ``ML_REQUIRE_CONTAINERS=1`` (the suite's ``make test``
+sets it) makes that a failure."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,3 +57,22 @@ def admin_token(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Ite
     file.unlink()
     yield name, token
     engine.run("secret", "rm", name, check=False)
+
+
+def tool(name: str, package: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("ML_REQUIRE_CONTAINERS") == "1":
+            pytest.fail(f"ML_REQUIRE_CONTAINERS=1 but {name} is missing: apt-get install {package}")
+        pytest.skip(f"no {name} (Debian's {package} package ships it)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    return tool("promtool", "prometheus")
+
+
+@pytest.fixture(scope="module")
+def amtool() -> str:
+    return tool("amtool", "prometheus-alertmanager")

@@ -10,10 +10,13 @@ Template-owned: edit templates/ml-project, then `make sync`.
 - ``aliases``: both aliases and the audit trail of ``@champion``;
 - ``abtest-report``: the online test judged from the feedback: ``reports/abtest.{json,html}``;
 - ``retrain-on-drift``: monitor; on drift retrain with the labelled feedback, register the
-  candidate as ``@challenger`` and switch the running server to ``rollout.retrain.start_mode``.
+  candidate as ``@challenger`` and switch the running server to ``rollout.retrain.start_mode``;
+- ``autopilot``: ``retrain-on-drift``, then the canary, the A/B test and the promotion (or not)
+  with no person (``rollout.retrain.autopilot``); what Alertmanager's retrain route runs.
 
 A running server on ``serve.port`` reloads after a move of ``@champion``. The machinery is
-``mlcore.lifecycle.alias_commands``, ``mlcore.monitoring.abtest`` and ``mlcore.lifecycle.retrain``;
+``mlcore.lifecycle.alias_commands``, ``mlcore.monitoring.abtest``, ``mlcore.lifecycle.retrain`` and
+``mlcore.lifecycle.autopilot``;
 this file binds it to this project.
 """
 
@@ -23,13 +26,13 @@ import argparse
 import sys
 
 from mlcore.foundation.config import load_params
-from mlcore.lifecycle import alias_commands, retrain
+from mlcore.lifecycle import alias_commands, autopilot, retrain
 from mlcore.monitoring import abtest
 
 from . import PROJECT_ROOT
 from .monitor import main_fn as monitor
 
-COMMANDS = ("rollback", "promote-challenger", "challenger", "aliases", "abtest-report", "retrain-on-drift")
+COMMANDS = ("rollback", "promote-challenger", "challenger", "aliases", "abtest-report", "retrain-on-drift", "autopilot")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.command == "retrain-on-drift":
         return retrain.retrain_on_drift(cfg, PROJECT_ROOT, lambda: monitor(cfg))
+    if args.command == "autopilot":
+        return autopilot.run(cfg, PROJECT_ROOT, lambda: monitor(cfg))
     return alias_commands.run(
         cfg, PROJECT_ROOT, args.command, why=args.why, to=args.to or None, version=args.version or None
     )

@@ -10,6 +10,7 @@ Conventions shared by every project:
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,13 +45,33 @@ def load_params(path: str | Path = "params.yaml") -> DictConfig:
     return cfg
 
 
-def write_params(cfg: DictConfig, path: str | Path = "params.yaml") -> Path:
-    """Write a composed config as ``params.yaml`` with a header saying where it comes from."""
+OVERRIDES_LINE = "# Overrides: "
+
+
+def write_params(cfg: DictConfig, path: str | Path = "params.yaml", overrides: Sequence[str] = ()) -> Path:
+    """Write a composed config as ``params.yaml`` with a header saying where it comes from (and the
+    overrides it was composed with, which ``recorded_overrides`` reads back)."""
     from mlcore.foundation.io import write_text
 
     body = yaml.safe_dump(to_dict(cfg), sort_keys=False)
     header = "# Composed from configs/ by `make params` -- edit configs/, not this file.\n"
+    if overrides:
+        header += OVERRIDES_LINE + json.dumps(list(overrides)) + "\n"
     return write_text(path, header + body)
+
+
+def recorded_overrides(path: str | Path = "params.yaml") -> list[str]:
+    """The overrides ``params.yaml`` was composed with (none when it was composed from the defaults)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if not line.startswith("#"):
+                break
+            if line.startswith(OVERRIDES_LINE):
+                return [str(x) for x in json.loads(line[len(OVERRIDES_LINE) :])]
+    return []
 
 
 def to_dict(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if "mlcore" in cfg:  # the config asks for the code fingerprints (see configs/config.yaml)
         cfg.mlcore = code_fingerprints()
-    write_params(cfg, args.out)
+    write_params(cfg, args.out, args.overrides)
     print(f"wrote {args.out} ({' '.join(args.overrides) or 'defaults'})")
     return 0
 

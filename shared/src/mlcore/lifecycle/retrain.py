@@ -6,7 +6,8 @@
    the logged request item plus the true outcome in the one column of the train split the item
    lacks (the label). Tasks whose items do not make training rows (no labels, or more than one
    missing column) retrain on the training data alone, and the command says why.
-3. Re-run the pipeline with ``rollout.register_as=challenger`` and the feedback file as
+3. Re-run the pipeline with the overrides ``params.yaml`` was composed with (the current model's
+   settings, ``recorded_overrides``), ``rollout.register_as=challenger`` and the feedback file as
    ``rollout.extra_data``: the candidate passes the offline gates or is not registered as
    ``@challenger``; ``@champion`` does not move.
 4. Switch the running server (``serve.port``, or ``SERVE_URL``) to ``rollout.retrain.start_mode``
@@ -28,6 +29,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from mlcore.data.stages import split_path
+from mlcore.foundation.config import recorded_overrides
 from mlcore.foundation.io import read_json, write_parquet
 from mlcore.foundation.progress import say
 from mlcore.lifecycle.alias_commands import admin_call, server_url
@@ -86,7 +88,9 @@ def retrain_on_drift(cfg: DictConfig, root: Path, monitor: Callable[[], int]) ->
         say("retrain", f"the monitor failed (exit {code}): nothing retrained")
         return 3
     say("retrain", "drift flagged")
-    overrides = ["rollout.register_as=challenger"]
+    mine = ("rollout.register_as=", "rollout.extra_data=")
+    kept = [o for o in recorded_overrides(root / "params.yaml") if not o.startswith(mine)]
+    overrides = [*kept, "rollout.register_as=challenger"]  # the current model's own overrides kept
     if cfg.rollout.retrain.feedback:
         say("retrain", "step 2/4: labelled feedback as training rows")
         columns = list(pd.read_parquet(split_path(cfg, root, "train")).columns)

@@ -30,7 +30,7 @@ from fastapi import FastAPI, Request
 
 from mlcore.serving.arms import Arms
 from mlcore.serving.docs import document_models, offline_docs
-from mlcore.serving.errors import HTTPError, ORJSONResponse, error_response, render
+from mlcore.serving.errors import HTTPError, ORJSONResponse, UnexpectedErrors, error_response, render
 from mlcore.serving.holder import Loaded, ModelHolder, ModelVersionHeader
 from mlcore.serving.metrics import RequestMetrics, ServingMetrics
 from mlcore.serving.open_inference import InferenceRequest
@@ -70,11 +70,12 @@ def create_app(spec: ServingSpec) -> FastAPI:
         title=spec.title, lifespan=lifespan, default_response_class=ORJSONResponse, docs_url=None, redoc_url=None
     )
     app.state.serving = state
+    app.add_middleware(UnexpectedErrors)  # innermost: a route's crash is a 500 the others see
     app.add_middleware(ModelVersionHeader, holder=holder)
     app.add_middleware(CrossOriginGuard, allowed=spec.allowed_origins)  # 403 before any route
     app.add_middleware(RequestMetrics, registry=metrics.registry)
     app.add_exception_handler(HTTPError, render)  # every error answer raised on the request path
-    app.add_exception_handler(Exception, unexpected)
+    app.add_exception_handler(Exception, unexpected)  # a crash in the middleware itself
     offline_docs(app, spec.title)
     models = predict.PredictModels.of(spec)
     document_models(app, spec, spec.item_schema, models.batch, models.answer, models.answers, InferenceRequest)

@@ -9,6 +9,7 @@ another's responses or imports another's helpers.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "Invalid",
     "NotFound",
     "ORJSONResponse",
+    "UnexpectedErrors",
     "Refused",
     "UnsupportedMedia",
     "Unavailable",
@@ -75,6 +77,36 @@ def error_response(status: int, message: str, detail: Any = None) -> ORJSONRespo
     if detail is not None:
         body["detail"] = detail
     return ORJSONResponse(body, status_code=status)
+
+
+class UnexpectedErrors:
+    """ASGI middleware: an exception no route handled becomes the 500 error answer right here,
+    logged once. Starlette's own handler for ``Exception`` re-raises after answering, and uvicorn
+    then drops the connection, so a client's next request on it fails with a reset; here the
+    connection stays usable. Added first, it sits inside the app's other middleware (which see
+    the 500)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            if started:  # too late for an answer of ours
+                raise
+            logging.getLogger("mlcore.serving.app").exception("unhandled error")
+            await error_response(500, f"internal error: {type(exc).__name__}")(scope, receive, send)
 
 
 def field_errors(exc: ValidationError, prefix: Sequence[str | int] = ()) -> tuple[str, list[dict[str, Any]]]:
