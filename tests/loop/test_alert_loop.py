@@ -48,7 +48,6 @@ FAST_ALERTS = {"DriftDetected": "3s", "ErrorBudgetBurnFast": "3s"}
 OVERRIDES = [
     "debug=default",
     "monitor.window=300",  # the drift check judges the newest 300 answers
-    "rollout.test.min_samples=60",
     "rollout.retrain.autopilot.canary_s=5",
     "rollout.retrain.autopilot.poll_s=1",
     "rollout.retrain.autopilot.ab_deadline_s=240",
