@@ -89,6 +89,12 @@ def drift_from_template(project: Path) -> list[str]:
                 ):
                     problems.append(f"{rel} (outside the project-owned blocks)")
                 continue
+            if rel == ".cruft.json":
+                if not ours.exists() or not same_but_origin(ours.read_text(), (fresh / rel).read_text()):
+                    problems.append(f"{rel} (differs beyond the template version it names)")
+                elif not json.loads(ours.read_text()).get("commit"):
+                    problems.append(f"{rel} (names no template commit)")
+                continue
             if is_project_owned(rel, skip):
                 continue
             if not ours.exists():
@@ -96,6 +102,23 @@ def drift_from_template(project: Path) -> list[str]:
             elif ours.read_bytes() != (fresh / rel).read_bytes():
                 problems.append(f"{rel} (differs)")
     return problems
+
+
+ORIGIN_KEYS = ("template", "directory", "commit", "checkout")  # .cruft.json: where and when from
+
+
+def record_for(project: Path, fresh: str) -> str:
+    """A fresh bake's ``.cruft.json`` as ``project`` keeps it: the template's repository is the
+    suite itself (``..``), the version the commit the bake came from."""
+    record = json.loads(fresh)
+    record["template"] = "/".join([".."] * len(project.resolve().relative_to(ROOT).parts))
+    return json.dumps(record, indent=2) + "\n"
+
+
+def same_but_origin(ours: str, fresh: str) -> bool:
+    """Two records equal but for the version they name (every commit moves it)."""
+    a, b = json.loads(ours), json.loads(fresh)
+    return {k: v for k, v in a.items() if k not in ORIGIN_KEYS} == {k: v for k, v in b.items() if k not in ORIGIN_KEYS}
 
 
 def merge_readme(fresh: str, ours: str) -> str:
@@ -118,6 +141,16 @@ def sync(project: Path) -> list[str]:
                 merged = merge_readme((fresh / rel).read_text(encoding="utf-8"), ours.read_text(encoding="utf-8"))
                 if merged != ours.read_text(encoding="utf-8"):
                     ours.write_text(merged, encoding="utf-8")
+                    changed.append(rel)
+                continue
+            if rel == ".cruft.json":
+                record = record_for(project, (fresh / rel).read_text(encoding="utf-8"))
+                if (
+                    not ours.exists()
+                    or not same_but_origin(ours.read_text(encoding="utf-8"), record)
+                    or not json.loads(ours.read_text(encoding="utf-8")).get("commit")
+                ):
+                    ours.write_text(record, encoding="utf-8")
                     changed.append(rel)
                 continue
             if is_project_owned(rel, skip):

@@ -1,6 +1,7 @@
 """Keep the chosen task type's files, drop the other variants, fill the README's variant parts,
-make the folder a git repo if needed."""
+record the template's version in .cruft.json, make the folder a git repo if needed."""
 
+import json
 import os
 import re
 import shutil
@@ -57,6 +58,35 @@ if (suite / "shared" / "pyproject.toml").exists() and not inside_suite and not o
     if vendored.returncode != 0:
         reason = (vendored.stderr or vendored.stdout).strip().splitlines()[-1:] or ["make failed"]
         print(f"WARNING: mlcore not vendored ({reason[0]}); run `make vendor SUITE=<suite checkout>`", file=sys.stderr)
+
+
+
+def git_out(*args: str, cwd: Path) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+# The template's version (`make template-update` merges from it): its repository (the origin
+# remote, else its path, relative when the project lies inside it), folder, commit and tag.
+template_dir = Path("{{ cookiecutter._repo_dir }}").resolve()
+top = git_out("rev-parse", "--show-toplevel", cwd=template_dir) if shutil.which("git") else ""
+if top:
+    record_path = root / ".cruft.json"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    source = git_out("remote", "get-url", "origin", cwd=Path(top)) or top
+    if source == top and root.resolve().is_relative_to(Path(top)):
+        source = os.path.relpath(top, root.resolve())
+    commit = git_out("rev-parse", "HEAD", cwd=Path(top))
+    record.update(
+        template=source,
+        directory=template_dir.relative_to(Path(top)).as_posix() or None,
+        commit=commit or None,
+        checkout=git_out("describe", "--tags", "--exact-match", "HEAD", cwd=Path(top)) or None,
+    )
+    record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    changed = git_out("status", "--porcelain", "--", ".", cwd=template_dir)
+    if changed and not os.environ.get("ML_TEMPLATE_QUIET"):
+        print(f"WARNING: the template has uncommitted changes; .cruft.json records {commit[:10]}, which lacks them", file=sys.stderr)
 
 # DVC needs git: inside an existing repository the project is a DVC subdir repo, else its own repo.
 inside_git = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], capture_output=True, cwd=root).returncode == 0
