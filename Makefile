@@ -15,7 +15,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv browser containers image demo test test-shared test-suite test-loop test-stack test-projects data team-up team-down stack-up stack-down stack-status ui new sync sync-check lint format bench clean
+.PHONY: help venv browser containers image demo test test-shared test-suite test-loop test-stack test-projects data team-up team-down stack-up stack-down stack-status ui new template-release sync sync-check lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-13s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -117,6 +117,13 @@ ui: venv ## MLflow UI over every project's runs and models, on http://127.0.0.1:
 
 new: venv ## Bake a new project from the template (asks the questions; OUT=. by default)
 	@$(VENV)/bin/cookiecutter templates/ml-project -o $${OUT:-.}
+
+template-release: ## Tag a template release: VERSION=x.y.z (templates/ml-project/CHANGELOG.md needs its "## x.y.z" entry; the template committed)
+	@test -n "$(VERSION)" || { echo "template-release: give VERSION=x.y.z" >&2; exit 2; }
+	@grep -q "^## $(VERSION) " templates/ml-project/CHANGELOG.md || { echo "template-release: templates/ml-project/CHANGELOG.md has no '## $(VERSION) (date)' entry" >&2; exit 2; }
+	@git diff --quiet HEAD -- templates/ml-project || { echo "template-release: commit the template first" >&2; exit 2; }
+	git tag -a template-v$(VERSION) -m "template $(VERSION)"
+	@echo "tagged template-v$(VERSION): baked projects see it with make template-check"
 
 sync: venv ## Re-apply template-owned files to every project
 	@$(PY) tools/suite.py sync
