@@ -96,6 +96,7 @@ COMMON = {
     "tests/model/test_model.py",
     "tests/model/test_open_inference.py",
     "tests/model/test_pyfunc.py",
+    "tests/model/test_score.py",
 }
 PER_TASK = {
     "text_classification": {
