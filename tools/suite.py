@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 import tempfile
@@ -68,7 +67,11 @@ def owned(project: Path) -> list[str]:
 
 
 def is_project_owned(rel: str, skip: list[str]) -> bool:
-    return any(rel == s or rel.startswith(s.rstrip("/") + "/") or fnmatch.fnmatch(rel, s) for s in skip)
+    """Whether ``rel`` is one of the project's own files (its ``skip`` list): the rule
+    ``make template-update`` follows too (``mlcore.template.owned_by_project``)."""
+    from mlcore.template import owned_by_project
+
+    return owned_by_project(rel, skip)
 
 
 def mask_project_blocks(text: str) -> str:
