@@ -15,7 +15,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv browser containers image demo test test-shared test-suite test-loop test-stack test-projects data team-up team-down stack-up stack-down stack-status ui new template-release sync sync-check lint format bench clean
+.PHONY: help venv browser containers spark image demo test test-shared test-suite test-loop test-stack test-projects data team-up team-down stack-up stack-down stack-status ui new template-release sync sync-check lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-13s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +38,10 @@ browser: ## Debian's chromium for the headless-browser tests (installed when mis
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; \
 	}
+
+spark: venv ## PySpark for make score ENGINE=spark (installed when missing: a 456 MB download) and a check for Java 17
+	@$(PY) -c "import pyspark" 2>/dev/null || { echo "[setup] PySpark (requirements-spark.txt)"; $(PY) -m pip install -q -r requirements-spark.txt -c constraints.txt; }
+	@command -v java >/dev/null || { echo "spark: Spark needs Java 17: apt-get install openjdk-17-jre-headless"; exit 2; }
 
 containers: venv ## podman, runc, mmdebstrap and wrk from Debian (when missing; needs root or sudo), Prometheus and Alertmanager, then the Debian base image
 	@command -v podman >/dev/null && command -v mmdebstrap >/dev/null && command -v wrk >/dev/null || { \

@@ -61,6 +61,7 @@ def sections(python: str, projects: Sequence[str]) -> list[Section]:
         Section("setup: virtualenv", [*make, "venv"], setup=True),
         Section("setup: browser", [*make, "browser"], setup=True),
         Section("setup: containers", [*make, "containers"], setup=True),
+        Section("setup: spark", [*make, "spark"], setup=True),
         Section("setup: data", [*make, "data"], setup=True),
         Section("shared (mlcore)", [python, "-m", "pytest", "shared/tests"]),
         Section(

@@ -34,6 +34,7 @@ def documents(name: str) -> dict[str, dict[str, Any]]:
 
 
 MANIFESTS = documents("kubernetes.yaml")
+BATCH = documents("batch.yaml")
 
 
 def pod_spec() -> dict[str, Any]:
@@ -43,6 +44,40 @@ def pod_spec() -> dict[str, Any]:
 @pytest.mark.parametrize("kind", sorted(MANIFESTS))
 def test_each_manifest_is_valid_against_the_kubernetes_schema(kind: str) -> None:
     kubernetes_validate.validate(MANIFESTS[kind], K8S_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("kind", sorted(BATCH))
+def test_the_batch_manifests_are_valid_against_the_kubernetes_schema(kind: str) -> None:
+    kubernetes_validate.validate(BATCH[kind], K8S_VERSION, strict=True)
+
+
+def test_the_nightly_batch_job_scores_the_days_input_in_the_image(engine: Engine, image: Built, tmp_path: Path) -> None:
+    """The CronJob's container, as its pod spec says (command, env, user, read-only root), on a
+    folder holding today's input: every row scored or rejected, the output in the volume."""
+    import datetime as dt
+
+    import pandas as pd
+
+    job = BATCH["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    container = job["containers"][0]
+    assert container["volumeMounts"][0]["mountPath"] == "/data" and job["restartPolicy"] == "Never"
+    data = tmp_path / "data"
+    (data / "in").mkdir(parents=True)
+    for folder in (data, data / "in"):
+        folder.chmod(0o777)  # the job runs as user 10001
+    day = dt.datetime.now(dt.UTC).date().isoformat()
+    pd.DataFrame([EXAMPLE] * 20 + [{"not_a_field": 1}]).to_parquet(data / "in" / f"{day}.parquet")
+    env = [flag for var in container["env"] for flag in ("-e", f"{var['name']}={var['value']}")]
+    done = engine.run(
+        "run", "--rm", *engine.run_flags(), "--network=none", "--read-only", "--tmpfs", "/tmp",
+        "--user", str(job["securityContext"]["runAsUser"]), "-v", f"{data}:/data", *env,
+        "--entrypoint", container["command"][0], image.ref, *container["command"][1:], *container["args"],
+        check=False, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "21 rows in = 20 scored + 1 rejected" in done.stdout, done.stdout[-2000:]
+    assert len(pd.read_parquet(data / "out" / f"{day}.parquet")) == 20
+    assert pd.read_parquet(data / "out" / f"{day}.rejects.parquet")["key"].tolist() == [20]
 
 
 def test_the_inference_services_predictor_is_a_valid_pod_spec() -> None:

@@ -1,6 +1,7 @@
 """`make score` (``mlcore.batch``) on this project's trained test model: the service's answers on
-the same rows, rejects with their reason and every row accounted for, and a job killed with
-SIGKILL that resumes to exactly one answer per row."""
+the same rows, rejects with their reason and every row accounted for, a job killed with SIGKILL
+that resumes to exactly one answer per row, the answers fed to the drift monitor, a folder of
+files, and the same answers from Spark (``ENGINE=spark``, local mode)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ import pandas as pd
 import pytest
 from mlcore.batch import Refused, score
 from mlcore.data.stages import split_path
+from mlcore.serving.predlog import read_window
 
 from spam_classifier.predictor import SERVED
 
 ROOT = Path(__file__).resolve().parents[2]
+SPARK_ROWS = 2000  # "a few thousand rows in local mode"
 
 
 def items(trained: dict[str, Any], n: int) -> list[dict[str, Any]]:
@@ -33,6 +36,10 @@ def items(trained: dict[str, Any], n: int) -> list[dict[str, Any]]:
 def write_jsonl(rows: list[dict[str, Any]], path: Path) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path
+
+
+def decoded(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) and value[:1] in "[{" else value
 
 
 def close(a: Any, b: Any) -> bool:
@@ -101,3 +108,73 @@ def test_a_job_killed_mid_way_resumes_to_exactly_one_answer_per_row(trained: dic
     assert "300 rows in = 300 scored + 0 rejected" in resumed.stdout
     keys = pd.read_parquet(out)["key"].tolist()
     assert keys == list(range(300)) and not parts.exists()
+
+
+def test_the_batchs_answers_feed_the_drift_monitor(trained: dict[str, Any], tmp_path: Path) -> None:
+    root, cfg = trained["root"], trained["cfg"]
+    rows = (items(trained, 60) * 4)[:120]
+    log = tmp_path / "batch.db"
+    source = write_jsonl(rows, tmp_path / "in.jsonl")
+    summary = score(
+        SERVED, root / cfg.paths.export, source, tmp_path / "out.parquet", chunk=50, progress=False, log=log
+    )
+    logged = read_window(log)
+    assert len(logged) == summary.scored == 120 and set(logged["model_version"]) == {summary.model_version}
+    reports = {name: tmp_path / f"drift.{name}" for name in ("json", "html", "prom")}
+    overrides = [f"monitor.prediction_log={log}", "monitor.min_rows=100", f"monitor.report_json={reports['json']}"]
+    overrides += [f"monitor.report_html={reports['html']}", f"monitor.metrics_file={reports['prom']}"]
+    env = {**os.environ, "ML_PROJECT_ROOT": str(root), "ML_STORE_ROOT": str(root), "PYTHONPATH": str(ROOT / "src")}
+    cmd = [sys.executable, "-m", "spam_classifier.monitor", *overrides]
+    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]  # judged: no drift or drift
+    report = json.loads(reports["json"].read_text())
+    assert report["n_current"] == 120 and report["status"] != "not_judged"
+
+
+def test_a_folder_is_scored_file_by_file_or_refused_with_the_reason(trained: dict[str, Any], tmp_path: Path) -> None:
+    import base64
+
+    export = trained["root"] / trained["cfg"].paths.export
+    folder = tmp_path / "uploads"
+    (folder / "day-2").mkdir(parents=True)
+    if SERVED.upload_field is None:  # a model of rows: a folder is not its input, and says so
+        (folder / "day-2" / "a.txt").write_text("x")
+        with pytest.raises(Refused, match="is a folder: this model reads rows"):
+            score(SERVED, export, folder, tmp_path / "out.parquet", progress=False)
+        return
+    good = items(trained, 3)
+    for i, item in enumerate(good):
+        (folder / ("day-2" if i else "") / f"item-{i}.png").write_bytes(base64.b64decode(item[SERVED.upload_field]))
+    (folder / "notes.txt").write_text("not an upload")
+    (folder / ".hidden").write_text("left out")
+    summary = score(SERVED, export, folder, tmp_path / "out.parquet", chunk=2, progress=False)
+    assert (summary.rows_in, summary.scored, summary.rejected) == (4, 3, 1)
+    out = pd.read_parquet(summary.output)
+    assert sorted(out["key"]) == ["day-2/item-1.png", "day-2/item-2.png", "item-0.png"]
+    rejects = pd.read_parquet(summary.rejects)
+    assert rejects["key"].tolist() == ["notes.txt"] and rejects["reason"].iloc[0].startswith(SERVED.upload_field)
+
+
+@pytest.mark.slow
+def test_spark_gives_the_in_process_answers_on_the_same_rows(trained: dict[str, Any], tmp_path: Path) -> None:
+    """``mlflow.pyfunc.spark_udf`` on Spark in local mode against the in-process engine."""
+    pytest.importorskip("pyspark", reason="make spark installs PySpark (make test does)")
+    from mlcore.batch.spark import score_spark
+
+    rows = (items(trained, 200) * 20)[:SPARK_ROWS]
+    rows[7] = {**rows[7], "not_a_field": 1}
+    source = tmp_path / "in.parquet"
+    pd.DataFrame(rows).to_parquet(source)
+    export = trained["root"] / trained["cfg"].paths.export
+    local = score(SERVED, export, source, tmp_path / "local.parquet", chunk=500, progress=False)
+    spark = score_spark(SERVED, export, source, tmp_path / "spark.parquet", master="local[2]")
+    assert (spark.rows_in, spark.scored, spark.rejected) == (local.rows_in, local.scored, local.rejected)
+    assert pd.read_parquet(spark.rejects)["key"].tolist() == [7]
+    ours = pd.read_parquet(local.output).sort_values("key").reset_index(drop=True)
+    theirs = pd.read_parquet(spark.output).sort_values("key").reset_index(drop=True)
+    assert list(theirs.columns) == list(ours.columns) and len(ours) == len(rows) - 1
+    for column in ours.columns:
+        if pd.api.types.is_float_dtype(ours[column]):
+            assert (ours[column] - theirs[column]).abs().max() <= 1e-9, column
+        else:  # nested answers are JSON text in both: compared as values
+            assert list(map(decoded, ours[column])) == list(map(decoded, theirs[column])), column

@@ -79,6 +79,21 @@ def connect(path: str | Path, busy_timeout: float = 30.0) -> sqlite3.Connection:
     return conn
 
 
+def as_rows(
+    model_version: str,
+    inputs: Sequence[dict[str, Any]],
+    outputs: Sequence[dict[str, Any]],
+    request_id: str | None,
+    arm: str,
+) -> list[Row]:
+    """One log row per (input, output) pair, stamped now."""
+    now = time.time()
+    return [
+        (now, model_version, json.dumps(item), json.dumps(out), request_id, index, arm)
+        for index, (item, out) in enumerate(zip(inputs, outputs, strict=True))
+    ]
+
+
 class PredictionLog:
     """Asynchronous, batched writer of ``(ts, model_version, input, output)`` rows."""
 
@@ -117,11 +132,7 @@ class PredictionLog:
         arm: str = "champion",
     ) -> Future[None] | None:
         """Queue the rows; durable: a future that completes once they are committed."""
-        now = time.time()
-        rows = [
-            (now, model_version, json.dumps(item), json.dumps(out), request_id, index, arm)
-            for index, (item, out) in enumerate(zip(inputs, outputs, strict=True))
-        ]
+        rows = as_rows(model_version, inputs, outputs, request_id, arm)
         if self.durable:
             committed: Future[None] = Future()
             try:
@@ -190,6 +201,22 @@ class PredictionLog:
                 continue
             self.written += len(batch)
             return True
+
+
+def replace_rows(
+    conn: sqlite3.Connection,
+    request_id: str,
+    model_version: str,
+    inputs: Sequence[dict[str, Any]],
+    outputs: Sequence[dict[str, Any]],
+    arm: str,
+) -> None:
+    """Write one group of rows synchronously, replacing any rows logged before under ``request_id``
+    (a batch job's chunk, written again when the job resumes, is logged once)."""
+    rows = as_rows(model_version, inputs, outputs, request_id, arm)
+    with conn:  # one transaction: the old rows go only if the new ones are committed
+        conn.execute("DELETE FROM predictions WHERE request_id = ?", (request_id,))
+        conn.execute(INSERT_BATCH, (json.dumps(rows),))
 
 
 def count_rows(path: str | Path) -> int:
