@@ -2,7 +2,7 @@
 side in one run with the same rows answered by the project's HTTP service in batched requests,
 and with `make score ENGINE=spark` (Spark in local mode).
 
-    python benchmarks/batch.py spam-classifier housing-price [--rows 20000] [--dl-rows 2000]
+    python benchmarks/batch.py spam-classifier housing-price [--rows 100000] [--dl-rows 5000]
         [--batch 100] [--clients 2] [--chunk 10000]
 
 Per project (trained: `make train` or `make demo`): the test split's request items repeated to
@@ -16,7 +16,8 @@ Per project (trained: `make train` or `make demo`): the test split's request ite
   start and the model's load on the executors included, as a job pays them).
 
 Peak memory is the resident memory of the whole process tree (server and workers; Spark's driver,
-JVM and Python workers), sampled every 0.1 s. Figures go to benchmarks/results/batch.json.
+JVM and Python workers), sampled every 0.1 s. Figures go to benchmarks/results/batch.json (a
+project's figures replace its earlier ones; the others are kept).
 """
 
 from __future__ import annotations
@@ -178,20 +179,25 @@ def bench(project: Path, n: int, batch: int, clients: int, chunk: int) -> dict[s
 def main() -> None:
     cli = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     cli.add_argument("projects", nargs="+")
-    cli.add_argument("--rows", type=int, default=20_000)
-    cli.add_argument("--dl-rows", type=int, default=2_000)
+    cli.add_argument("--rows", type=int, default=100_000)
+    cli.add_argument("--dl-rows", type=int, default=5_000)
     cli.add_argument("--batch", type=int, default=100)
     cli.add_argument("--clients", type=int, default=2)
     cli.add_argument("--chunk", type=int, default=10_000)
+    cli.add_argument("--dl-chunk", type=int, default=500, help="the networks' chunk (their Makefile default)")
     args = cli.parse_args()
     results = {}
     for name in args.projects:
         project = ROOT / name
-        n = args.dl_rows if cruft(project, "task_type") in NETWORKS else args.rows
-        results[name] = bench(project, n, args.batch, args.clients, args.chunk)
+        network = cruft(project, "task_type") in NETWORKS
+        n, chunk = (args.dl_rows, args.dl_chunk) if network else (args.rows, args.chunk)
+        results[name] = {**bench(project, n, args.batch, args.clients, chunk), "chunk": chunk}
+        results[name]["date"] = time.strftime("%Y-%m-%d %H:%M")
     out = ROOT / "benchmarks" / "results" / "batch.json"
-    meta = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d")}
-    out.write_text(json.dumps({**meta, "settings": vars(args), "projects": results}, indent=2) + "\n")
+    recorded = json.loads(out.read_text()) if out.exists() else {}  # other projects' figures are kept
+    meta = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "settings": vars(args)}
+    merged = {**recorded, **meta, "projects": {**recorded.get("projects", {}), **results}}
+    out.write_text(json.dumps(merged, indent=2) + "\n")
     print(f"[bench] -> {out.relative_to(ROOT)}")
 
 

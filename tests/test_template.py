@@ -39,6 +39,7 @@ COMMON = {
     "deploy/systemd/{slug}-monitor.timer",
     "deploy/inferenceservice.yaml",
     "deploy/kubernetes.yaml",
+    "deploy/batch.yaml",
     "configs/data/default.yaml",
     "configs/data/sample.yaml",
     "configs/debug/default.yaml",
@@ -97,6 +98,7 @@ COMMON = {
     "tests/model/test_open_inference.py",
     "tests/model/test_pyfunc.py",
     "tests/model/test_score.py",
+    "tests/model/test_explain.py",
 }
 PER_TASK = {
     "text_classification": {
@@ -421,7 +423,9 @@ def test_a_project_baked_outside_the_suite_installs_and_tests_on_its_own(tmp_pat
     root = tmp_path / "standalone-check"
     version = tomllib.loads((TEMPLATE.parents[1] / "shared" / "pyproject.toml").read_text())["project"]["version"]
     assert sorted(p.name for p in (root / "vendor").iterdir()) == [f"mlsuite_core-{version}-py3-none-any.whl"]
-    assert all((root / pins).exists() for pins in ("constraints.txt", "requirements-serve.txt", "requirements-spark.txt"))
+    assert all(
+        (root / pins).exists() for pins in ("constraints.txt", "requirements-serve.txt", "requirements-spark.txt")
+    )
     for target in ("install", "test"):
         done = subprocess.run(
             ["make", "--no-print-directory", target], cwd=root, env=env, capture_output=True, text=True, timeout=1500

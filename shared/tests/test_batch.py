@@ -123,3 +123,14 @@ def test_a_folder_with_a_model_of_rows_and_a_bad_input_are_refused_with_what_to_
         score(SERVED, demo / "export", tmp_path / "in.xlsx", tmp_path / "out.parquet", progress=False)
     with pytest.raises(Refused, match="does not exist"):
         score(SERVED, demo / "export", tmp_path / "nothing.csv", tmp_path / "out.parquet", progress=False)
+
+
+def test_cells_become_what_json_would_carry() -> None:
+    """Parquet hands nested lists as numpy arrays, numbers as numpy scalars, gaps as NaN."""
+    from mlcore.batch.local import plain, request_rows
+
+    cell = np.array([{"date": "2024-01-02", "amount": np.float64(3.5)}, {"date": "2024-01-03", "amount": np.nan}])
+    assert plain(cell) == [{"date": "2024-01-02", "amount": 3.5}, {"date": "2024-01-03", "amount": None}]
+    frame = pd.DataFrame({"id": [7, 8], "x": [1.5, np.nan], "when": pd.to_datetime(["2024-01-02", "2024-01-03"])})
+    rows = request_rows(frame, "id")
+    assert rows[0]["x"] == 1.5 and "x" not in rows[1] and all("id" not in row for row in rows)

@@ -123,6 +123,23 @@ def test_compiled_text_scorer_equals_predict_proba(name: str, clf: Any, tmp_path
         np.testing.assert_allclose(scorer.many(PROBES), expected, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", VECTORIZERS)
+def test_text_contributions_and_intercept_are_the_logistic_regressions_logit(name: str) -> None:
+    """The explanation is exact: intercept + every n-gram's contribution = decision_function, to 1e-9."""
+    union = FeatureUnion(
+        [("w", TfidfVectorizer(**VECTORIZERS[name])), ("c", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3)))]
+    )
+    pipeline = Pipeline([("features", union), ("clf", LogisticRegression(C=5.0))]).fit(TEXTS, LABELS)
+    compiled = fastpath.compile(pipeline)
+    for text in [*PROBES, *TEXTS[:5]]:
+        intercept, parts = compiled.explain(text)
+        assert {kind for kind, _, _ in parts} <= {"word", "char", "char_wb"}
+        logit = intercept + sum(value for _, _, value in parts)
+        assert abs(logit - pipeline.decision_function([text])[0]) <= 1e-9, text
+    _, parts = compiled.explain("win a prize")
+    assert any(kind == "char_wb" and gram == " pr" for kind, gram, _ in parts)  # the char block's n-grams are named
+
+
 def test_oov_share_counts_unknown_words() -> None:
     pipeline = Pipeline([("features", TfidfVectorizer()), ("clf", LogisticRegression())]).fit(TEXTS, LABELS)
     scorer = fastpath.compile(pipeline)
@@ -164,6 +181,30 @@ def test_compiled_clusters_equal_the_pipeline(estimator: str, tmp_path: Path) ->
         labels, distances = scorer.assign(frame[["a", "b", "c"]].to_numpy())
         np.testing.assert_array_equal(labels, pipeline.predict(frame))
         np.testing.assert_allclose(distances, np.linalg.norm(points - centres[labels], axis=1), atol=1e-12)
+
+
+def test_the_margin_to_the_runner_up_centre_splits_exactly_over_the_features() -> None:
+    from sklearn.cluster import KMeans
+    from sklearn.preprocessing import FunctionTransformer, RobustScaler
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"a": rng.exponential(50, 600), "b": rng.normal(3, 1, 600)})
+    columns = ColumnTransformer(
+        [("logged", Pipeline([("log", FunctionTransformer(np.log1p)), ("scale", RobustScaler())]), ["a"]),
+         ("plain", RobustScaler(), ["b"])]
+    ).fit(frame)  # fmt: skip
+    kmeans = KMeans(n_clusters=3, n_init=3, random_state=0).fit(columns.transform(frame))
+    compiled = fastpath.compile(Pipeline([("features", columns), ("cluster", kmeans)]), features=["a", "b"])
+    points = columns.transform(frame)
+    for row, point in zip(frame.to_numpy()[:50], points[:50], strict=True):
+        nearest, runner, parts = compiled.margin_parts(row)
+        squared = ((point - kmeans.cluster_centers_) ** 2).sum(axis=1)
+        assert nearest == squared.argmin() and runner == np.argsort(squared)[1]
+        assert parts.sum() == pytest.approx(squared[runner] - squared[nearest], abs=1e-9) and parts.sum() >= 0
+    back = compiled.original_units(kmeans.cluster_centers_)  # centres in the input's units (a logged, b plain)
+    np.testing.assert_allclose(
+        columns.transform(pd.DataFrame(back, columns=["a", "b"])), kmeans.cluster_centers_, atol=1e-9
+    )
 
 
 def test_unsupported_clusterers_are_not_compiled() -> None:

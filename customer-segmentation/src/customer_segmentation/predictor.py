@@ -84,20 +84,29 @@ class Predictor(ClusterPredictor):
         values = [self.features_of(row, f"items.{i}." if prefix else "") for i, row in enumerate(rows)]
         return pd.DataFrame(values, columns=FEATURES, dtype=float)
 
-    def predict(self, items: Sequence[BaseModel]) -> list[dict[str, Any]]:
+    def computed(self, items: Sequence[BaseModel]) -> list[dict[str, float] | None]:
+        """The features of each item given by its transactions (None where it gives the features)."""
         prefix = len(items) > 1
-        computed = [
+        return [
             self.features_of(item.model_dump(), f"items.{i}." if prefix else "") if item.transactions else None
             for i, item in enumerate(items)
         ]
-        matrix = np.array(
+
+    def feature_matrix(
+        self, items: Sequence[BaseModel], computed: Sequence[dict[str, float] | None] | None = None
+    ) -> np.ndarray:
+        computed = self.computed(items) if computed is None else computed
+        return np.array(
             [
                 [(row[name] if row is not None else getattr(item, name)) for name in self.features]
                 for item, row in zip(items, computed, strict=True)
             ],
             dtype=float,
         )
-        answers = self.answers(matrix)
+
+    def predict(self, items: Sequence[BaseModel]) -> list[dict[str, Any]]:
+        computed = self.computed(items)
+        answers = self.answers(self.feature_matrix(items, computed))
         for answer, row in zip(answers, computed, strict=True):
             if row is not None:
                 answer["features"] = {k: round(v, 4) for k, v in row.items()}

@@ -51,6 +51,7 @@ def test_the_batch_manifests_are_valid_against_the_kubernetes_schema(kind: str) 
     kubernetes_validate.validate(BATCH[kind], K8S_VERSION, strict=True)
 
 
+@pytest.mark.slow
 def test_the_nightly_batch_job_scores_the_days_input_in_the_image(engine: Engine, image: Built, tmp_path: Path) -> None:
     """The CronJob's container, as its pod spec says (command, env, user, read-only root), on a
     folder holding today's input: every row scored or rejected, the output in the volume."""

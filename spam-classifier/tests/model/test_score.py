@@ -24,6 +24,7 @@ from mlcore.serving.predlog import read_window
 
 from spam_classifier.predictor import SERVED
 
+pytestmark = pytest.mark.slow  # every test here scores with the trained model
 ROOT = Path(__file__).resolve().parents[2]
 SPARK_ROWS = 2000  # "a few thousand rows in local mode"
 
@@ -81,7 +82,6 @@ def test_an_existing_output_or_leftover_parts_are_refused(trained: dict[str, Any
         score(SERVED, export, source, tmp_path / "b.parquet", progress=False)
 
 
-@pytest.mark.slow
 def test_a_job_killed_mid_way_resumes_to_exactly_one_answer_per_row(trained: dict[str, Any], tmp_path: Path) -> None:
     rows = (items(trained, 20) * 15)[:300]
     source = write_jsonl(rows, tmp_path / "in.jsonl")
@@ -155,7 +155,6 @@ def test_a_folder_is_scored_file_by_file_or_refused_with_the_reason(trained: dic
     assert rejects["key"].tolist() == ["notes.txt"] and rejects["reason"].iloc[0].startswith(SERVED.upload_field)
 
 
-@pytest.mark.slow
 def test_spark_gives_the_in_process_answers_on_the_same_rows(trained: dict[str, Any], tmp_path: Path) -> None:
     """``mlflow.pyfunc.spark_udf`` on Spark in local mode against the in-process engine."""
     pytest.importorskip("pyspark", reason="make spark installs PySpark (make test does)")

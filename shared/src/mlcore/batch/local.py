@@ -12,6 +12,7 @@ traffic.
 
 from __future__ import annotations
 
+import functools
 import json
 import resource
 import shutil
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mlcore.batch.inputs import FOLDER_KEY, Refused, check_input, chunks, fingerprint
@@ -58,7 +60,14 @@ def peak_rss_mb() -> float:
 
 
 def plain(value: Any) -> Any:
-    """A cell as JSON would carry it (numpy scalars and NaN made plain)."""
+    """A cell as JSON would carry it: numpy scalars and arrays (parquet's lists) made plain, nested
+    values too, NaN as a missing value."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()
     if isinstance(value, float) and value != value:  # NaN: a missing value
@@ -69,30 +78,48 @@ def plain(value: Any) -> Any:
 def request_rows(frame: pd.DataFrame, key: str | None) -> list[dict[str, Any]]:
     """The frame's rows as request bodies: every column but the key, missing values left out."""
     fields = [c for c in frame.columns if c != key]
-    return [
-        {c: plain(v) for c, v in zip(fields, values, strict=True) if plain(v) is not None}
-        for values in frame[fields].itertuples(index=False, name=None)
-    ]
+    rows = frame[fields].to_dict(orient="records")  # plain Python scalars
+    return [{c: plain(v) for c, v in row.items() if not _missing(v)} for row in rows]
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+@functools.cache
+def _list_adapter(item_schema: Any) -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(list[item_schema])
 
 
 def validate(item_schema: Any, rows: list[dict[str, Any]], strict: bool) -> tuple[list[Any], list[int], list[str]]:
-    """Valid items, their positions, and a reason per rejected position (``''`` for valid rows)."""
-    from pydantic import TypeAdapter, ValidationError
+    """Valid items, their positions, and a reason per rejected position (``''`` for valid rows).
 
-    adapter = TypeAdapter(item_schema)
-    items, kept, reasons = [], [], []
-    for i, row in enumerate(rows):
+    The rows are validated as one list (one call into pydantic's core for the whole chunk); when
+    some fail, each failing row's first error is its reason and the others are validated again."""
+    from pydantic import ValidationError
+
+    adapter = _list_adapter(item_schema)
+    reasons = [""] * len(rows)
+    kept = list(range(len(rows)))
+    for _ in range(2):
+        subset = [rows[i] for i in kept]
         try:
-            item = adapter.validate_json(json.dumps(row), strict=True) if strict else adapter.validate_python(row)
+            if strict:  # as POST /predict reads JSON; values JSON cannot carry (timestamps) as their text
+                items = adapter.validate_json(json.dumps(subset, default=str), strict=True)
+            else:
+                items = adapter.validate_python(subset)
+            return items, kept, reasons
         except ValidationError as exc:
-            err = exc.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in err["loc"]) or "row"
-            reasons.append(f"{where}: {err['msg']}")
-            continue
-        items.append(item)
-        kept.append(i)
-        reasons.append("")
-    return items, kept, reasons
+            failed: dict[int, str] = {}
+            for err in exc.errors(include_url=False):
+                index, *where = err["loc"]
+                failed.setdefault(kept[int(index)], f"{'.'.join(str(p) for p in where) or 'row'}: {err['msg']}")
+            for position, reason in failed.items():
+                reasons[position] = reason
+            kept = [i for i in kept if i not in failed]
+    raise RuntimeError("rows that passed validation alone failed it together")  # pragma: no cover
 
 
 def answer_rows(predictor: Any, items: list[Any]) -> list[dict[str, Any] | str]:

@@ -40,6 +40,21 @@ class CompiledClusters:
         nearest = distances.argmin(axis=1)
         return self.labels[nearest], distances[np.arange(len(points)), nearest]
 
+    def original_units(self, points: np.ndarray) -> np.ndarray:
+        """Points of the scaled space back in the input's units, in transformed column order."""
+        values = np.asarray(points, dtype=float) * self.scale + self.center
+        return np.where(self.logged, np.expm1(values), values)
+
+    def margin_parts(self, row: np.ndarray) -> tuple[int, int, np.ndarray]:
+        """Why ``row`` (input feature order) goes to its centre rather than the runner-up: the two
+        centres' indices and, per transformed column, ``(x - runner)^2 - (x - nearest)^2``; the
+        parts sum exactly to the squared-distance margin between the two (positive parts pull
+        towards the assigned centre)."""
+        point = self.transform(np.asarray(row, dtype=float)[None, :])[0]
+        squared = (point[None, :] - self.centres) ** 2
+        nearest, runner = np.argsort(squared.sum(axis=1), kind="stable")[:2]
+        return int(nearest), int(runner), squared[runner] - squared[nearest]
+
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {}, {f.name: getattr(self, f.name) for f in fields(self)}
 

@@ -167,6 +167,25 @@ class Block:
             total = total / norm if norm > 0 else 0.0
         return total, n_known, len(grams)
 
+    def contributions(self, text: str) -> dict[str, float]:
+        """Each known n-gram's exact share of ``score(text)[0]``: its weight times its (normalised)
+        TF-IDF value; they sum to the block's score."""
+        counts = Counter(self.analyze(text))
+        known = [gram for gram in counts if gram in self.index]
+        if not known:
+            return {}
+        rows = [self.index[gram] for gram in known]
+        tf = np.array([counts[gram] for gram in known], dtype=float)
+        if self.binary:
+            tf = np.ones_like(tf)
+        elif self.sublinear:
+            tf = np.log(tf) + 1.0
+        values = tf * self.idf[rows]
+        if self.l2:
+            norm = math.sqrt(float(values @ values))
+            values = values / norm if norm > 0 else values * 0.0
+        return dict(zip(known, (values * self.weights[rows]).tolist(), strict=True))
+
 
 class LinearTextScorer:
     """``predict_proba(texts)[:, 1]`` of a compiled TF-IDF + linear pipeline."""
@@ -185,6 +204,16 @@ class LinearTextScorer:
 
     def many(self, texts: Sequence[str]) -> list[float]:
         return [self.proba(t) for t in texts]
+
+    def explain(self, text: str) -> tuple[float, list[tuple[str, str, float]]]:
+        """The logit's exact parts: (intercept, [(analyzer, n-gram, contribution)]); the intercept
+        plus the contributions is the logit ``proba`` turns into a probability."""
+        parts = [
+            (block.spec["analyzer"], gram, value)
+            for block in self.blocks
+            for gram, value in block.contributions(text).items()
+        ]
+        return self.intercept, parts
 
     def oov_share(self, text: str) -> float:
         """Share of the first block's n-grams (words, by convention) missing from the vocabulary."""

@@ -45,6 +45,12 @@ class ServedPredictor(ABC):
         """The drift signals of logged inputs (and their answers, when given) that the monitor
         compares with the training reference."""
 
+    def explain(self, items: Sequence[Any]) -> list[dict[str, Any]]:
+        """One answer per item with its ``explanation`` (a dict: ``method``, the base value, the
+        terms for and against, ...; the task type's method). A predictor without one raises
+        ``NotImplementedError`` and ``POST /explain`` answers 501."""
+        raise NotImplementedError(f"{type(self).__name__} explains nothing yet")
+
     def log_inputs(self, items: Sequence[Any]) -> list[dict[str, Any]] | None:
         """What the prediction log keeps of each item instead of the item as sent (its drift
         signals, a hash of a large input); None keeps the items as sent."""

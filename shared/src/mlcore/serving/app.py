@@ -37,7 +37,7 @@ from mlcore.serving.open_inference import InferenceRequest
 from mlcore.serving.origin import CrossOriginGuard
 from mlcore.serving.predictor import InputError, Predictor, execution_of
 from mlcore.serving.predlog import PredictionLog
-from mlcore.serving.routes import admin, open_inference, ops, predict, rollout
+from mlcore.serving.routes import admin, explain, open_inference, ops, predict, rollout
 from mlcore.serving.server import run, run_workers, worker_config_path
 from mlcore.serving.spec import ServingSpec
 from mlcore.serving.state import ServingState
@@ -80,6 +80,7 @@ def create_app(spec: ServingSpec) -> FastAPI:
     models = predict.PredictModels.of(spec)
     document_models(app, spec, spec.item_schema, models.batch, models.answer, models.answers, InferenceRequest)
     app.include_router(predict.router(spec, models))
+    app.include_router(explain.router(spec, models))
     app.include_router(open_inference.router(spec))
     app.include_router(rollout.router(spec.feedback_kind))
     app.include_router(ops.router(spec))

@@ -28,6 +28,7 @@ __all__ = [
     "HTTPError",
     "Invalid",
     "NotFound",
+    "NotImplementedHere",
     "ORJSONResponse",
     "UnexpectedErrors",
     "Refused",
@@ -62,6 +63,7 @@ ERRORS = {
     413: "Body larger than serve.max_body_bytes",
     415: "Body is not application/json (or, where uploads are taken, multipart/form-data), or a file is not an image",
     422: "Invalid JSON, or a field out of its schema (named in `detail`)",
+    501: "The loaded model has no explanation method",
     503: "No model loaded yet",
 }
 
@@ -167,6 +169,10 @@ class Invalid(HTTPError):
     def from_validation(cls, exc: ValidationError, prefix: Sequence[str | int] = ()) -> Invalid:
         summary, details = field_errors(exc, prefix)
         return cls(summary, details)
+
+
+class NotImplementedHere(HTTPError):
+    status = 501
 
 
 class Unavailable(HTTPError):

@@ -43,6 +43,12 @@ class Loaded:
         assert self.batcher is not None
         return await self.batcher.submit(items)
 
+    async def explain(self, items: Sequence[Any]) -> list[dict[str, Any]]:
+        """Answers with explanations: inline for inline predictors, else in the thread pool."""
+        if execution_of(self.predictor) == "inline":
+            return self.predictor.explain(items)
+        return await run_in_threadpool(self.predictor.explain, items)
+
 
 class ModelHolder:
     """The served model and why there is none: loaded at start, swapped by reload, and switched to

@@ -126,9 +126,59 @@ class ClusterPredictor(ServedPredictor):
             for s, d in zip(labels, distances, strict=True)
         ]
 
+    def feature_matrix(self, items: Sequence[Any]) -> np.ndarray:
+        """Items with one field per feature (pydantic models) -> rows of the model's features."""
+        return np.array([[getattr(item, n) for n in self.features] for item in items], dtype=float)
+
     def predict(self, items: Sequence[Any]) -> list[dict[str, Any]]:
-        """Items with one field per feature (pydantic models) -> segment answers."""
-        return self.answers(np.array([[getattr(item, n) for n in self.features] for item in items], dtype=float))
+        """Items -> segment answers."""
+        return self.answers(self.feature_matrix(items))
+
+    def explain(self, items: Sequence[Any], top: int = 10) -> list[dict[str, Any]]:
+        """Why each item's segment and not the runner-up: per feature, its share of the squared
+        distance margin between the two centres in the model's scaled space (exact: the shares sum
+        to the margin), with the item's value and both centres' values in the input's units."""
+        compiled = self.compiled
+        if compiled is None:
+            raise NotImplementedError("explanations need a nearest-centre model (compiled fast path)")
+        matrix = self.feature_matrix(items)
+        answers = self.predict(items)
+        names = self.names
+        explained = []
+        for row, answer in zip(matrix, answers, strict=True):
+            nearest, runner, parts = compiled.margin_parts(row)
+            centres = compiled.original_units(compiled.centres[[nearest, runner]])
+            terms = [
+                {
+                    "name": self.features[column],
+                    "value": round(float(row[column]), 6),
+                    "segment_centre": round(float(centres[0][i]), 6),
+                    "runner_up_centre": round(float(centres[1][i]), 6),
+                    "contribution": float(parts[i]),
+                }
+                for i, column in enumerate(compiled.order)
+            ]
+            terms.sort(key=lambda term: -abs(term["contribution"]))
+            runner_id = int(compiled.labels[runner])
+            explained.append(
+                {
+                    **answer,
+                    "explanation": {
+                        "method": "squared-distance margin to the runner-up segment, split per feature (exact)",
+                        "output": "squared distance to the runner-up centre minus to the assigned one, scaled space",
+                        "base_value": 0.0,
+                        "value": float(parts.sum()),
+                        "runner_up": {
+                            "segment": runner_id,
+                            "segment_name": names.get(runner_id, f"segment {runner_id}"),
+                        },
+                        "terms": terms[:top],
+                        "rest": float(sum(term["contribution"] for term in terms[top:])),
+                        "exact": True,
+                    },
+                }
+            )
+        return explained
 
     def describe(self) -> dict[str, Any]:
         """What GET /segments returns: every segment's profile."""

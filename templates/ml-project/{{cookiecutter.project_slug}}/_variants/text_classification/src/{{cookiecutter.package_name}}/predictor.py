@@ -8,6 +8,7 @@ train stage and the MLflow pyfunc flavor read of this project's serving code.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,51 @@ class Predictor(ServedPredictor):
             }
             for p in probas
         ]
+
+    def linear(self) -> Any:
+        """The compiled scorer: the fast path, else compiled from the pipeline (a shape it cannot
+        compile has no exact explanation)."""
+        if self.model.fast is not None:
+            return self.model.fast
+        from mlcore.fastpath import text_linear
+
+        compiled = text_linear.compile(self.pipeline)
+        if compiled is None:
+            raise NotImplementedError("this pipeline's shape has no exact linear explanation")
+        return compiled
+
+    def explain(self, items: Sequence[Item], top: int = 10) -> list[dict[str, Any]]:
+        """Each n-gram's exact contribution to the logit (weight x its TF-IDF value): the intercept
+        plus every contribution is the logit the probability comes from; the ``top`` terms towards
+        each label are listed, the rest summed."""
+        scorer = self.linear()
+        explained = []
+        for item, answer in zip(items, self.predict(items), strict=True):
+            intercept, parts = scorer.explain(item.text)
+            terms = sorted(
+                ({"name": gram, "analyzer": kind, "contribution": value} for kind, gram, value in parts),
+                key=lambda term: -abs(term["contribution"]),
+            )
+            toward = [t for t in terms if t["contribution"] > 0][:top]
+            against = [t for t in terms if t["contribution"] < 0][:top]
+            listed = {id(t) for t in toward + against}
+            explained.append(
+                {
+                    **answer,
+                    "explanation": {
+                        "method": "linear model: weight x TF-IDF value of each n-gram (exact)",
+                        "output": f"log-odds of {self.positive}",
+                        "base_value": intercept,
+                        "value": intercept + math.fsum(t["contribution"] for t in terms),
+                        "terms": toward + against,
+                        "rest": math.fsum(t["contribution"] for t in terms if id(t) not in listed),
+                        "toward": self.positive,
+                        "against": self.negative,
+                        "exact": True,
+                    },
+                }
+            )
+        return explained
 
     def oov(self, texts: Sequence[str]) -> list[float]:
         if self.model.fast is not None:

@@ -1,0 +1,65 @@
+"""``POST /explain``: the body ``/predict`` takes (the same strict validation, the same 4xx naming
+the field, uploads where the model takes files), answered by the champion with each answer's
+explanation (``ServedPredictor.explain``: the task type's method) and the model version. Not logged
+as traffic and never routed to a challenger: an explanation is asked for by a person, about the
+model that serves."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from mlcore.foundation.errors import InputError
+from mlcore.serving.body import read_body, uploaded_items
+from mlcore.serving.errors import HTTPError, NotImplementedHere, ORJSONResponse, Unavailable, error_responses
+from mlcore.serving.routes.predict import PredictModels, parse_items, predict_bodies
+from mlcore.serving.spec import ServingSpec
+from mlcore.serving.state import ServingDep
+
+
+def router(spec: ServingSpec, models: PredictModels) -> APIRouter:
+    routes = APIRouter()
+    uploads = spec.upload_field is not None
+    answer = {
+        "type": "object",
+        "description": "The answer /predict gives, plus `explanation` (`method`, base value, terms for and against)",
+        "properties": {"model_version": {"type": "string"}, "explanation": {"type": "object"}},
+        "required": ["model_version", "explanation"],
+    }
+
+    @routes.post(
+        "/explain",
+        summary='Predict and explain one item, or a batch as {"items": [...]}',
+        openapi_extra={"requestBody": {"required": True, "content": predict_bodies(spec, models)}},
+        responses={
+            200: {
+                "description": "The answer with its explanation",
+                "content": {"application/json": {"schema": answer}},
+            },
+            **error_responses(413, 415, 422, 501, 503),
+        },
+    )
+    async def explain(request: Request, state: ServingDep) -> Response:
+        body, upload = await read_body(request, spec.max_body_bytes, uploads)
+        if upload:
+            items, batch = await uploaded_items(
+                request, body, str(spec.upload_field), spec.max_batch, models.item_adapter
+            )
+        else:
+            items, batch = parse_items(body, models)
+        champion = state.holder.current
+        if champion is None:
+            raise Unavailable("no model loaded: " + state.holder.unavailable())
+        try:
+            explained = await champion.explain(items)
+        except InputError as exc:
+            detail = [{"field": exc.field, "msg": exc.message, "type": "item_rule"}]
+            raise HTTPError(str(exc), detail, status=exc.status) from None
+        except NotImplementedError as exc:
+            raise NotImplementedHere(str(exc)) from None
+        headers = {"x-model-version": champion.version}
+        if batch:
+            return ORJSONResponse({"model_version": champion.version, "explanations": explained}, headers=headers)
+        return ORJSONResponse({"model_version": champion.version, **explained[0]}, headers=headers)
+
+    return routes

@@ -1,0 +1,71 @@
+"""``POST /explain`` on the real API: the answer ``/predict`` gives plus its explanation, the same
+validation, and for exact methods the additivity the explanation promises (base value + the listed
+contributions + the rest = the explained value). A model whose task type has no explanation yet
+answers 501, saying so."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+from mlcore.data.stages import split_path
+from mlcore.foundation.served import ServedPredictor
+
+from spam_classifier.predictor import SERVED
+from spam_classifier.schemas import Item
+
+pytestmark = pytest.mark.slow
+EXAMPLE = Item.model_config["json_schema_extra"]["examples"][0]
+
+
+def explains(trained: dict[str, Any]) -> bool:
+    predictor = SERVED.load(trained["root"] / trained["cfg"].paths.export)
+    return type(predictor).explain is not ServedPredictor.explain
+
+
+def items(trained: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    return SERVED.request_items(pd.read_parquet(split_path(trained["cfg"], trained["root"], "test")).head(n))
+
+
+def test_explain_answers_as_predict_with_an_additive_explanation(server: str, trained: dict[str, Any]) -> None:
+    if not explains(trained):
+        response = httpx.post(f"{server}/explain", json=EXAMPLE, timeout=60)
+        assert response.status_code == 501 and "explains nothing yet" in response.json()["error"]
+        return
+    sample = items(trained, 20)
+    predicted = httpx.post(f"{server}/predict", json={"items": sample}, timeout=60).json()
+    response = httpx.post(f"{server}/explain", json={"items": sample}, timeout=120)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_version"] == predicted["model_version"] == response.headers["x-model-version"]
+    for answer, explained in zip(predicted["predictions"], body["explanations"], strict=True):
+        assert {k: v for k, v in explained.items() if k != "explanation"} == answer
+        why = explained["explanation"]
+        assert why["method"] and why["output"] and why["terms"], why
+        assert all(isinstance(term["name"], str) and math.isfinite(term["contribution"]) for term in why["terms"])
+        if why["exact"]:
+            total = why["base_value"] + math.fsum(term["contribution"] for term in why["terms"]) + why["rest"]
+            assert abs(total - why["value"]) <= 1e-9 * max(1.0, abs(why["value"])), why
+    one = httpx.post(f"{server}/explain", json=sample[0], timeout=60).json()
+    assert one["explanation"] == body["explanations"][0]["explanation"] and one["model_version"]
+
+
+def test_explain_refuses_what_predict_refuses_naming_the_field(server: str) -> None:
+    for body in ({**EXAMPLE, "not_a_field": 1}, {"items": []}):
+        response = httpx.post(f"{server}/explain", json=body)
+        assert response.status_code == 422, response.text
+        predicted = httpx.post(f"{server}/predict", json=body)
+        assert response.json()["detail"] == predicted.json()["detail"]
+    assert (
+        httpx.post(f"{server}/explain", content=b"{", headers={"content-type": "application/json"}).status_code == 422
+    )
+
+
+def test_explain_is_documented(server: str, tmp_path: Path) -> None:
+    document = httpx.get(f"{server}/openapi.json").json()
+    operation = document["paths"]["/explain"]["post"]
+    assert {"200", "422", "501"} <= set(operation["responses"])
