@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from demo_api import Answer, Item, Scaler
 from mlcore.foundation.io import read_json, write_json, write_parquet
 from mlcore.lifecycle import artifacts, flavors
 from mlcore.tasks.metrics import conformal_halfwidth, interval, interval_residuals
@@ -139,3 +141,31 @@ def test_the_token_file_is_made_once_for_its_owner_only(tmp_path: Path) -> None:
     first = token_file(path)
     assert len(first) >= 32 and path.stat().st_mode & 0o777 == 0o600
     assert token_file(path) == first == read_token(path), "every process of the project gets the same token"
+
+
+class _Explaining(Scaler):
+    def explain(self, items: Any) -> list[dict[str, Any]]:
+        return [{"y": 0.0, "explanation": {}} for _ in items]
+
+
+def _plain_loader(path: Any) -> Scaler:
+    return Scaler(1.0)
+
+
+def _explaining_loader(path: Any) -> _Explaining:
+    return _Explaining(1.0)
+
+
+def _unannotated_loader(path):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
+    return _Explaining(1.0)
+
+
+def test_a_served_model_explains_when_its_loaders_predictor_overrides_explain() -> None:
+    """``ServedModel.explains`` reads the class ``load`` returns from its annotation."""
+    from mlcore.foundation.served import ServedModel
+
+    def served(load: Any) -> ServedModel:
+        return ServedModel("tests", "tests.x:SERVED", Item, Answer, load, lambda frame: [])
+
+    loaders = (_plain_loader, _explaining_loader, _unannotated_loader)
+    assert [served(load).explains for load in loaders] == [False, True, False]

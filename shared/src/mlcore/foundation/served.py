@@ -75,6 +75,22 @@ class ServedModel:
     upload_field: str | None = None  # multipart uploads to /predict become items with this field
     page: Callable[[], str] | None = None  # HTML served at GET /
 
+    @property
+    def explains(self) -> bool:
+        """Whether the predictor ``load`` returns overrides ``explain`` (read from ``load``'s return
+        annotation): the API then serves ``POST /explain``; otherwise the route is left out."""
+        import typing
+
+        try:
+            returned = typing.get_type_hints(self.load).get("return")
+        except Exception:  # noqa: BLE001 - an annotation that does not resolve names no class
+            return False
+        return (
+            isinstance(returned, type)
+            and issubclass(returned, ServedPredictor)
+            and returned.explain is not ServedPredictor.explain
+        )
+
     def __post_init__(self) -> None:
         module, _, name = self.home.partition(":")
         if not (module.startswith(f"{self.package}.") and name.isidentifier()):

@@ -78,9 +78,12 @@ def create_app(spec: ServingSpec) -> FastAPI:
     app.add_exception_handler(Exception, unexpected)  # a crash in the middleware itself
     offline_docs(app, spec.title)
     models = predict.PredictModels.of(spec)
-    document_models(app, spec, spec.item_schema, models.batch, models.answer, models.answers, InferenceRequest)
+    explained = explain.ExplainModels.of(spec) if spec.explains else None
+    extra = (explained.one, explained.batch) if explained is not None else ()
+    document_models(app, spec, spec.item_schema, models.batch, models.answer, models.answers, InferenceRequest, *extra)
     app.include_router(predict.router(spec, models))
-    app.include_router(explain.router(spec, models))
+    if explained is not None:  # only where the predictor explains (ServedModel.explains)
+        app.include_router(explain.router(spec, models, explained))
     app.include_router(open_inference.router(spec))
     app.include_router(rollout.router(spec.feedback_kind))
     app.include_router(ops.router(spec))

@@ -58,6 +58,7 @@ class ServingSpec:
     # each file becomes an item whose `upload_field` holds the file's bytes, base64-encoded.
     upload_field: str | None = None
     page: str | None = None  # HTML served at GET / (e.g. an upload page; same origin, no CDN)
+    explains: bool = False  # POST /explain: the predictor explains its answers (ServedModel.explains)
     # A predictor that logs signals (``log_inputs``) logs the request items as sent only when asked
     # (raw text or images may be personal data).
     log_raw_inputs: bool = False
@@ -91,6 +92,7 @@ class ServingSpec:
                 "load": served.load,
                 "extra_get": served.endpoints,
                 "upload_field": served.upload_field,
+                "explains": served.explains,
                 "page": served.page() if served.page is not None else None,
                 **project,
             }

@@ -2,30 +2,54 @@
 the field, uploads where the model takes files), answered by the champion with each answer's
 explanation (``ServedPredictor.explain``: the task type's method) and the model version. Not logged
 as traffic and never routed to a challenger: an explanation is asked for by a person, about the
-model that serves."""
+model that serves. The app adds the route only where the predictor explains (``ServedModel.explains``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field, create_model
 
 from mlcore.foundation.errors import InputError
 from mlcore.serving.body import read_body, uploaded_items
+from mlcore.serving.docs import ref
 from mlcore.serving.errors import HTTPError, NotImplementedHere, ORJSONResponse, Unavailable, error_responses
 from mlcore.serving.routes.predict import PredictModels, parse_items, predict_bodies
 from mlcore.serving.spec import ServingSpec
 from mlcore.serving.state import ServingDep
 
 
-def router(spec: ServingSpec, models: PredictModels) -> APIRouter:
+@dataclass(frozen=True)
+class ExplainModels:
+    """The answer models of ``/explain``: one explained answer, or a batch of them."""
+
+    one: type[BaseModel]
+    batch: type[BaseModel]
+
+    @classmethod
+    def of(cls, spec: ServingSpec) -> ExplainModels:
+        why = (
+            dict[str, Any],
+            Field(description="method, output, base_value, value, terms (name, contribution, ...), rest, exact"),
+        )
+        version = (str, Field(description="The model that answered."))
+        item = create_model("ExplainedAnswer", __base__=spec.answer_schema, explanation=why)
+        one = create_model("Explanation", __base__=item, model_version=version)
+        batch = create_model(
+            "ExplanationBatch",
+            model_version=version,
+            explanations=(list[item], Field(description="One explained answer per item, in order.")),  # type: ignore[valid-type]
+        )
+        return cls(one, batch)
+
+
+def router(spec: ServingSpec, models: PredictModels, explained: ExplainModels) -> APIRouter:
     routes = APIRouter()
     uploads = spec.upload_field is not None
-    answer = {
-        "type": "object",
-        "description": "The answer /predict gives, plus `explanation` (`method`, base value, terms for and against)",
-        "properties": {"model_version": {"type": "string"}, "explanation": {"type": "object"}},
-        "required": ["model_version", "explanation"],
-    }
+    answer = {"oneOf": [ref(explained.one), ref(explained.batch)]}
 
     @routes.post(
         "/explain",
