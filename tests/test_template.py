@@ -362,8 +362,9 @@ def test_baked_project_passes_its_own_lint(baked: tuple[str, Path]) -> None:
 
 @pytest.mark.slow
 def test_baked_project_passes_its_own_tests(baked: tuple[str, Path]) -> None:
-    """A fresh bake passes its own tests, the slow ones (servers, torchrun) aside: the suite's
-    projects are the same files under other names (sync check) and run every tier."""
+    """A fresh bake passes its own tests, the slow ones (the trained pipeline, servers, images)
+    aside: the suite's projects are the same files under other names (sync check) and run every
+    tier, and test_text_project_runs_dvc_repro_and_serves trains a fresh bake."""
     _, root = baked
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ML_", "MLFLOW_TRACKING"))}
     result = subprocess.run(

@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from customer_segmentation.predictor import SERVED
 from customer_segmentation.schemas import Item
+
+pytestmark = pytest.mark.slow  # every test here uses the trained pipeline
 
 ROWS = 20
 

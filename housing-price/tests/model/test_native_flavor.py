@@ -8,9 +8,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from housing_price.predictor import SERVED
 from housing_price.schemas import Item
+
+pytestmark = pytest.mark.slow  # every test here uses the trained pipeline
 
 ROWS = 20
 

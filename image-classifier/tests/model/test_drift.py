@@ -7,11 +7,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from mlcore.lifecycle.artifacts import reference_profile
 from mlcore.monitoring.drift import Thresholds, compare
 
 from image_classifier.data import images_of
 from image_classifier.predictor import load_predictor
+
+pytestmark = pytest.mark.slow  # every test here uses the trained pipeline
 
 
 def drifted(frame: pd.DataFrame, profile: dict[str, Any], thresholds: Any) -> bool:

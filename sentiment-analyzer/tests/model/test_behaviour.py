@@ -18,6 +18,8 @@ import pytest
 
 from sentiment_analyzer.predictor import Predictor, load_predictor
 
+pytestmark = pytest.mark.slow  # every test here uses the trained pipeline
+
 TEMPLATES = [
     "The movie was {}.",
     "This film is {}.",

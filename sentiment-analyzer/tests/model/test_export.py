@@ -8,11 +8,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 from mlcore.lifecycle.flavors import load_native
 
 from sentiment_analyzer.features import forward_batches, pad, softmax
 from sentiment_analyzer.predictor import load_predictor
+
+pytestmark = pytest.mark.slow  # every test here uses the trained pipeline
 
 
 def test_onnx_logits_match_torch(trained: dict[str, Any]) -> None:

@@ -12,6 +12,8 @@ import pytest
 from spam_classifier.predictor import SERVED
 from spam_classifier.schemas import Item
 
+pytestmark = pytest.mark.slow  # every test here uses the trained pipeline
+
 ROWS = 20
 
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from {{ cookiecutter.package_name }}.predictor import SERVED
 from {{ cookiecutter.package_name }}.schemas import Item
+
+pytestmark = pytest.mark.slow  # every test here uses the trained pipeline
 
 ROWS = 20
 

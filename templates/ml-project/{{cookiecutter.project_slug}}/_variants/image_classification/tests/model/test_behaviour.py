@@ -16,6 +16,8 @@ from PIL import Image
 from {{ cookiecutter.package_name }}.data import images_of
 from {{ cookiecutter.package_name }}.predictor import load_predictor
 
+pytestmark = pytest.mark.slow  # every test here uses the trained pipeline
+
 
 @pytest.fixture(scope="module")
 def model(trained: dict[str, Any]) -> Any:

@@ -8,9 +8,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from {{ cookiecutter.package_name }}.predictor import SERVED
 from {{ cookiecutter.package_name }}.schemas import Item
+
+pytestmark = pytest.mark.slow  # every test here uses the trained pipeline
 
 ROWS = 20
 

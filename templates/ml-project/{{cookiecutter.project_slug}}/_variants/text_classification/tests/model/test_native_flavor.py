@@ -12,6 +12,8 @@ import pytest
 from {{ cookiecutter.package_name }}.predictor import SERVED
 from {{ cookiecutter.package_name }}.schemas import Item
 
+pytestmark = pytest.mark.slow  # every test here uses the trained pipeline
+
 ROWS = 20
 
 

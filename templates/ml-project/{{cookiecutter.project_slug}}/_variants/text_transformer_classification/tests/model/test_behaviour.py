@@ -18,6 +18,8 @@ import pytest
 
 from {{ cookiecutter.package_name }}.predictor import Predictor, load_predictor
 
+pytestmark = pytest.mark.slow  # every test here uses the trained pipeline
+
 TEMPLATES = [
     "The movie was {}.",
     "This film is {}.",

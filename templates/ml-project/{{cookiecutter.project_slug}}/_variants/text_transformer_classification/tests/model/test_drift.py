@@ -13,6 +13,8 @@ from mlcore.monitoring.drift import Thresholds, compare
 
 from {{ cookiecutter.package_name }}.predictor import load_predictor
 
+pytestmark = pytest.mark.slow  # every test here uses the trained pipeline
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
