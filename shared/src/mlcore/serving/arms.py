@@ -27,7 +27,7 @@ from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from mlcore.lifecycle.aliases import CHALLENGER, CHAMPION
-from mlcore.serving.errors import HTTPError, Unavailable
+from mlcore.serving.errors import Unavailable, item_rule_error
 from mlcore.serving.feedback import FeedbackStore
 from mlcore.serving.predictor import InputError, log_inputs
 from mlcore.serving.predlog import LogBehind
@@ -207,8 +207,7 @@ class Arms:
         try:
             outputs = await loaded.answer(items)
         except InputError as exc:
-            detail = [{"field": exc.field, "msg": exc.message, "type": "item_rule"}]
-            raise HTTPError(str(exc), detail, status=exc.status) from None
+            raise item_rule_error(exc) from None
         except Exception as exc:
             self.errors.labels(arm, loaded.version).inc()
             if arm != CHALLENGER:

@@ -18,6 +18,8 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
+from mlcore.foundation.errors import InputError
+
 __all__ = [
     "ERRORS",
     "BodyTooLarge",
@@ -37,6 +39,7 @@ __all__ = [
     "error_response",
     "error_responses",
     "field_errors",
+    "item_rule_error",
     "render",
 ]
 
@@ -177,6 +180,12 @@ class NotImplementedHere(HTTPError):
 
 class Unavailable(HTTPError):
     status = 503
+
+
+def item_rule_error(exc: InputError) -> HTTPError:
+    """A model's refusal of one item (``InputError``: a rule the schema cannot state) as the error
+    answer naming the field."""
+    return HTTPError(str(exc), [{"field": exc.field, "msg": exc.message, "type": "item_rule"}], status=exc.status)
 
 
 async def render(_: Request, exc: Exception) -> Response:

@@ -14,10 +14,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, create_model
 
 from mlcore.foundation.errors import InputError
-from mlcore.serving.body import read_body, uploaded_items
 from mlcore.serving.docs import ref
-from mlcore.serving.errors import HTTPError, NotImplementedHere, ORJSONResponse, Unavailable, error_responses
-from mlcore.serving.routes.predict import PredictModels, parse_items, predict_bodies
+from mlcore.serving.errors import NotImplementedHere, ORJSONResponse, Unavailable, error_responses, item_rule_error
+from mlcore.serving.routes.predict import PredictModels, predict_bodies, request_items
 from mlcore.serving.spec import ServingSpec
 from mlcore.serving.state import ServingDep
 
@@ -48,7 +47,6 @@ class ExplainModels:
 
 def router(spec: ServingSpec, models: PredictModels, explained: ExplainModels) -> APIRouter:
     routes = APIRouter()
-    uploads = spec.upload_field is not None
     answer = {"oneOf": [ref(explained.one), ref(explained.batch)]}
 
     @routes.post(
@@ -64,21 +62,14 @@ def router(spec: ServingSpec, models: PredictModels, explained: ExplainModels) -
         },
     )
     async def explain(request: Request, state: ServingDep) -> Response:
-        body, upload = await read_body(request, spec.max_body_bytes, uploads)
-        if upload:
-            items, batch = await uploaded_items(
-                request, body, str(spec.upload_field), spec.max_batch, models.item_adapter
-            )
-        else:
-            items, batch = parse_items(body, models)
+        items, batch = await request_items(request, spec, models)
         champion = state.holder.current
         if champion is None:
             raise Unavailable("no model loaded: " + state.holder.unavailable())
         try:
             explained = await champion.explain(items)
         except InputError as exc:
-            detail = [{"field": exc.field, "msg": exc.message, "type": "item_rule"}]
-            raise HTTPError(str(exc), detail, status=exc.status) from None
+            raise item_rule_error(exc) from None
         except NotImplementedError as exc:
             raise NotImplementedHere(str(exc)) from None
         headers = {"x-model-version": champion.version}

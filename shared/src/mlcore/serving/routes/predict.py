@@ -74,6 +74,15 @@ def parse_items(body: bytes, models: PredictModels) -> tuple[list[Any], bool]:
         raise Invalid.from_validation(exc) from None
 
 
+async def request_items(request: Request, spec: ServingSpec, models: PredictModels) -> tuple[list[Any], bool]:
+    """The validated items of a ``/predict``-shaped request (JSON, or uploaded files where the model
+    takes them) and whether it was a batch; raises the 4xx answer naming the field."""
+    body, upload = await read_body(request, spec.max_body_bytes, spec.upload_field is not None)
+    if upload:
+        return await uploaded_items(request, body, str(spec.upload_field), spec.max_batch, models.item_adapter)
+    return parse_items(body, models)
+
+
 def predict_bodies(spec: ServingSpec, models: PredictModels) -> dict[str, Any]:
     """The bodies ``POST /predict`` takes: JSON (one item or a batch); where the model takes files,
     also a multipart form of one ``file`` or several ``files`` (see ``body.upload_items``)."""
@@ -102,7 +111,6 @@ def predict_bodies(spec: ServingSpec, models: PredictModels) -> dict[str, Any]:
 
 def router(spec: ServingSpec, models: PredictModels) -> APIRouter:
     routes = APIRouter()
-    uploads = spec.upload_field is not None
 
     @routes.post(
         "/predict",
@@ -117,13 +125,7 @@ def router(spec: ServingSpec, models: PredictModels) -> APIRouter:
         },
     )
     async def predict(request: Request, state: ServingDep) -> Response:
-        body, upload = await read_body(request, spec.max_body_bytes, uploads)
-        if upload:
-            items, batch = await uploaded_items(
-                request, body, str(spec.upload_field), spec.max_batch, models.item_adapter
-            )
-        else:
-            items, batch = parse_items(body, models)
+        items, batch = await request_items(request, spec, models)
         scored = await score_request(state, items, request)
         version, rid = scored.loaded.version, scored.request_id
         headers = {"x-model-version": version, "x-request-id": rid, "x-model-arm": scored.arm}
