@@ -140,6 +140,25 @@ def test_text_contributions_and_intercept_are_the_logistic_regressions_logit(nam
     assert any(kind == "char_wb" and gram == " pr" for kind, gram, _ in parts)  # the char block's n-grams are named
 
 
+@pytest.mark.parametrize("name", [*VECTORIZERS, "char_plain"])
+def test_word_shares_add_up_to_the_logit_and_follow_the_words(name: str) -> None:
+    """Grouped by word, the explanation stays exact (intercept + words + unplaced = the logit) and
+    lists every whitespace-separated word of the message, in order, as written."""
+    settings = VECTORIZERS.get(name, {"analyzer": "char", "ngram_range": (1, 3)})
+    union = FeatureUnion(
+        [("w", TfidfVectorizer(**settings)), ("c", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3)))]
+    )
+    pipeline = Pipeline([("features", union), ("clf", LogisticRegression(C=5.0))]).fit(TEXTS, LABELS)
+    compiled = fastpath.compile(pipeline)
+    for text in [*PROBES, *TEXTS[:5], "  leading and trailing  ", "Win   CASH now!! win"]:
+        intercept, words, unplaced = compiled.word_contributions(text)
+        assert [word for word, _ in words] == text.split()
+        logit = intercept + sum(share for _, share in words) + unplaced
+        assert abs(logit - pipeline.decision_function([text])[0]) <= 1e-9, text
+    _, words, _ = compiled.word_contributions("FREE prize now, see you at lunch")
+    assert dict(words)["prize"] > 0 > dict(words)["lunch"]  # towards spam, towards ham
+
+
 def test_oov_share_counts_unknown_words() -> None:
     pipeline = Pipeline([("features", TfidfVectorizer()), ("clf", LogisticRegression())]).fit(TEXTS, LABELS)
     scorer = fastpath.compile(pipeline)

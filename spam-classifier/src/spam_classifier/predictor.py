@@ -79,32 +79,29 @@ class Predictor(ServedPredictor):
         return compiled
 
     def explain(self, items: Sequence[Item], top: int = 10) -> list[dict[str, Any]]:
-        """Each n-gram's exact contribution to the logit (weight x its TF-IDF value): the intercept
-        plus every contribution is the logit the probability comes from; the ``top`` terms towards
-        each label are listed, the rest summed."""
+        """Each word's exact share of the logit: every n-gram's weight x TF-IDF value, split over
+        the words it comes from (``text_linear.word_contributions``); the intercept plus every
+        word's share is the logit the probability comes from. The ``top`` words by size are listed
+        with their position in the text, the rest summed, and the strongest n-grams shown too."""
         scorer = self.linear()
         explained = []
         for item, answer in zip(items, self.predict(items), strict=True):
-            intercept, parts = scorer.explain(item.text)
-            terms = sorted(
-                ({"name": gram, "analyzer": kind, "contribution": value} for kind, gram, value in parts),
-                key=lambda term: -abs(term["contribution"]),
-            )
-            toward = [t for t in terms if t["contribution"] > 0][:top]
-            against = [t for t in terms if t["contribution"] < 0][:top]
-            listed = {id(t) for t in toward + against}
+            intercept, words, unplaced = scorer.word_contributions(item.text)
+            ranked = sorted(range(len(words)), key=lambda i: -abs(words[i][1]))
+            listed = sorted(ranked[:top])
+            _, grams = scorer.explain(item.text)
+            strongest = sorted(grams, key=lambda gram: -abs(gram[2]))[:top]
             explained.append(
                 {
                     **answer,
                     "explanation": {
-                        "method": "linear model: weight x TF-IDF value of each n-gram (exact)",
-                        "output": f"log-odds of {self.positive}",
+                        "method": "linear model: weight x TF-IDF value of each n-gram, summed by word (exact)",
+                        "output": f"log-odds of {self.positive} (positive: towards {self.positive})",
                         "base_value": intercept,
-                        "value": intercept + math.fsum(t["contribution"] for t in terms),
-                        "terms": toward + against,
-                        "rest": math.fsum(t["contribution"] for t in terms if id(t) not in listed),
-                        "toward": self.positive,
-                        "against": self.negative,
+                        "value": intercept + math.fsum(share for _, share in words) + unplaced,
+                        "terms": [{"name": words[i][0], "position": i, "contribution": words[i][1]} for i in listed],
+                        "rest": math.fsum(words[i][1] for i in ranked[top:]) + unplaced,
+                        "ngrams": [{"name": g, "analyzer": a, "contribution": v} for a, g, v in strongest],
                         "exact": True,
                     },
                 }

@@ -92,15 +92,22 @@ def analyzer_spec(vectorizer: Any) -> dict[str, Any] | None:
     }
 
 
-def build_analyzer(spec: dict[str, Any]) -> Callable[[str], list[str]]:
-    """``TfidfVectorizer.build_analyzer()`` for the settings in ``spec`` (see ``analyzer_spec``)."""
-    low, high = spec["ngram_range"]
+def build_preprocessor(spec: dict[str, Any]) -> Callable[[str], str]:
+    """The analyzer's first step: lower-casing and accent stripping as ``spec`` says."""
     strip = {"unicode": _strip_unicode, "ascii": _strip_ascii}.get(spec["strip_accents"] or "")
     lower = spec["lowercase"]
 
     def preprocess(text: str) -> str:
         text = text.lower() if lower else text
         return strip(text) if strip else text
+
+    return preprocess
+
+
+def build_analyzer(spec: dict[str, Any]) -> Callable[[str], list[str]]:
+    """``TfidfVectorizer.build_analyzer()`` for the settings in ``spec`` (see ``analyzer_spec``)."""
+    low, high = spec["ngram_range"]
+    preprocess = build_preprocessor(spec)
 
     if spec["analyzer"] == "char":
         return lambda text: _char_ngrams(preprocess(text), low, high)
@@ -125,6 +132,10 @@ class Block:
         self.spec = spec
         self.terms = list(terms)
         self.analyze = build_analyzer(spec)
+        self.preprocess = build_preprocessor(spec)
+        tokenize = re.compile(spec["token_pattern"]).findall if spec.get("token_pattern") else str.split
+        stop = frozenset(spec["stop_words"]) if spec.get("stop_words") is not None else frozenset()
+        self.tokens: Callable[[str], list[str]] = lambda word: [t for t in tokenize(word) if t not in stop]
         self.index: dict[str, int] = {term: i for i, term in enumerate(self.terms)}
         self.idf = np.asarray(idf, dtype=float)
         self.weights = np.asarray(weights, dtype=float)
@@ -166,6 +177,34 @@ class Block:
             norm = math.sqrt(float(values @ values))
             total = total / norm if norm > 0 else 0.0
         return total, n_known, len(grams)
+
+    def occurrences(self, text: str) -> list[list[tuple[str, float]]]:
+        """For each whitespace-separated word of the preprocessed ``text``, the n-gram occurrences
+        it holds with the share of each it holds (1 for a gram inside the word; 1/k for a word
+        n-gram or a ``char`` n-gram spread over k words)."""
+        low, high = self.spec["ngram_range"]
+        clean = self.preprocess(text)
+        words = clean.split()
+        if self.spec["analyzer"] == "char_wb":
+            return [[(gram, 1.0) for gram in _char_wb_ngrams(word, low, high)] for word in words]
+        placed: list[list[tuple[str, float]]] = [[] for _ in words]
+        if self.spec["analyzer"] == "char":
+            joined = " ".join(words)  # the analyzer collapses white space the same way
+            owner = [i for i, word in enumerate(words) for _ in range(len(word) + 1)][: len(joined)]
+            for n in range(low, high + 1):
+                for start in range(len(joined) - n + 1):
+                    held = sorted({owner[k] for k in range(start, start + n) if joined[k] != " "})
+                    for index in held:
+                        placed[index].append((joined[start : start + n], 1.0 / len(held)))
+            return placed
+        tokens = [(index, token) for index, word in enumerate(words) for token in self.tokens(word)]
+        for n in range(low, high + 1):
+            for start in range(len(tokens) - n + 1):
+                span = tokens[start : start + n]
+                gram = " ".join(token for _, token in span)
+                for index, _ in span:
+                    placed[index].append((gram, 1.0 / n))
+        return placed
 
     def contributions(self, text: str) -> dict[str, float]:
         """Each known n-gram's exact share of ``score(text)[0]``: its weight times its (normalised)
@@ -214,6 +253,34 @@ class LinearTextScorer:
             for gram, value in block.contributions(text).items()
         ]
         return self.intercept, parts
+
+    def word_contributions(self, text: str) -> tuple[float, list[tuple[str, float]], float]:
+        """The logit's exact parts by word: (intercept, [(word, contribution)] for each
+        whitespace-separated word of ``text`` in order, unplaced). Each n-gram's contribution is
+        split evenly over its occurrences, and each occurrence over the words it comes from (a word
+        n-gram over its tokens' words; a ``char_wb`` n-gram lies in one word); what no word holds
+        (a ``char`` n-gram of spaces) is ``unplaced``. intercept + words + unplaced = the logit."""
+        original = text.split()
+        shares = [0.0] * len(original)
+        unplaced = 0.0
+        for block in self.blocks:
+            contributions = block.contributions(text)
+            if not contributions:
+                continue
+            placed = block.occurrences(text)
+            if len(placed) != len(original):  # preprocessing changed the words: nothing to align with
+                unplaced += math.fsum(contributions.values())
+                continue
+            held: dict[str, float] = {}  # each gram's placed occurrences (weights summed)
+            for grams in placed:
+                for gram, weight in grams:
+                    held[gram] = held.get(gram, 0.0) + weight
+            for index, grams in enumerate(placed):
+                for gram, weight in grams:
+                    if gram in contributions:
+                        shares[index] += contributions[gram] * weight / held[gram]
+            unplaced += math.fsum(value for gram, value in contributions.items() if gram not in held)
+        return self.intercept, list(zip(original, shares, strict=True)), unplaced
 
     def oov_share(self, text: str) -> float:
         """Share of the first block's n-grams (words, by convention) missing from the vocabulary."""
