@@ -97,7 +97,13 @@ def demo_project(project: Path, prefix: str = "", nice: int = 0) -> dict[str, An
     if smoke.returncode:
         say(prefix, smoke.stderr[-1500:])
     result = json.loads(smoke.stdout.strip().splitlines()[-1]) if smoke.stdout.strip() else {}
-    say(prefix, json.dumps(result))
+    say(prefix, json.dumps({k: v for k, v in result.items() if k != "explained"}))
+    explained = result.get("explained")
+    if explained and "top_terms" in explained:
+        terms = ", ".join(f"{name} {value:+.3g}" for name, value in explained["top_terms"])
+        say(prefix, f"explained: {json.dumps(explained['answer'])} <- {terms} ({explained['output']})")
+    else:
+        say(prefix, "explained: no /explain for this task type yet")
     row["served"] = (
         f"{result.get('ok', 0)}/{result.get('requests', 0)} ok, p99 {result.get('p99_ms')} ms, v{result.get('metadata_version')}"
     )

@@ -100,6 +100,7 @@ def send(base: str, items: Sequence[dict[str, Any]], timeout: float = 10.0) -> d
             if response.status_code == 200:
                 versions.add(response.json()["model_version"])
         metadata = client.get("/metadata").json()
+        explained = explain_one(client, items[0]) if items else None
     ms = np.asarray(latencies) * 1000
     return {
         "requests": len(items),
@@ -109,4 +110,22 @@ def send(base: str, items: Sequence[dict[str, Any]], timeout: float = 10.0) -> d
         "p99_ms": round(float(np.percentile(ms, 99)), 2) if len(ms) else None,
         "model_versions": sorted(versions),
         "metadata_version": metadata.get("version"),
+        "explained": explained,
+    }
+
+
+def explain_one(client: httpx.Client, item: dict[str, Any], top: int = 3) -> dict[str, Any] | None:
+    """The first item's answer and its ``top`` explanation terms by size (``POST /explain``), or
+    None where the service has no explanations."""
+    if "/explain" not in client.get("/openapi.json").json().get("paths", {}):
+        return None
+    answer = client.post("/explain", json=item)
+    if answer.status_code != 200:
+        return {"error": answer.status_code}
+    body = answer.json()
+    terms = sorted(body["explanation"]["terms"], key=lambda term: -abs(term["contribution"]))[:top]
+    return {
+        "answer": {k: v for k, v in body.items() if k not in ("explanation", "model_version")},
+        "output": body["explanation"]["output"],
+        "top_terms": [[term["name"], round(term["contribution"], 4)] for term in terms],
     }
