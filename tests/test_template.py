@@ -74,6 +74,7 @@ COMMON = {
     "src/{package}/predictor.py",
     "src/{package}/schemas.py",
     "src/{package}/smoke.py",
+    "src/{package}/app.py",
     "src/{package}/task.py",
     "tests/code/test_config.py",
     "tests/code/test_readme.py",
@@ -99,6 +100,7 @@ COMMON = {
     "tests/model/test_pyfunc.py",
     "tests/model/test_score.py",
     "tests/model/test_explain.py",
+    "tests/model/test_app.py",
 }
 PER_TASK = {
     "text_classification": {
@@ -137,6 +139,7 @@ PER_TASK = {
         "tests/model/test_upload.py",
         "tests/model/test_page.py",
         "tests/model/test_ddp.py",
+        "tests/model/test_faithfulness.py",
     },
     "text_transformer_classification": {
         "configs/data/vader_movies.yaml",
@@ -155,6 +158,7 @@ PER_TASK = {
         "tests/model/test_ddp.py",
         "tests/model/test_text_api.py",
         "tests/model/test_export.py",
+        "tests/model/test_faithfulness.py",
     },
 }
 # Jinja left in a bake; `${{ ... }}` is a GitHub Actions expression (the workflows), `{{ $value }}`

@@ -9,6 +9,7 @@ train stage and the MLflow pyfunc flavor read of this project's serving code.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pandas as pd
 from mlcore.fastpath import FastModel
 from mlcore.foundation.served import ServedModel, ServedPredictor
 from mlcore.lifecycle import flavors
+from mlcore.tasks import tree_shap
 from mlcore.tasks.metrics import interval
 from pydantic import BaseModel
 
@@ -72,6 +74,23 @@ class Predictor(ServedPredictor):
             }
             for p, low, high in zip(preds, lows, highs, strict=True)
         ]
+
+    @cached_property
+    def shap(self) -> tree_shap.TreeShap:
+        """The tree explainer of the pipeline (loads scikit-learn and shap on the first ``/explain``)."""
+        return tree_shap.TreeShap.of(self.pipeline)
+
+    def explain(self, items: Sequence[BaseModel], top: int = 10) -> list[dict[str, Any]]:
+        """Each answer with the exact SHAP value of every input field (``mlcore.tasks.tree_shap``);
+        the compiled preprocessing makes the model's input where there is one (scikit-learn's
+        ColumnTransformer takes about 18 ms a house, the compiled one well under 1 ms)."""
+        rows = [item.model_dump() for item in items]
+        if self.model.fast is not None:
+            fields = [engineer_row(row) for row in rows]
+            matrix = np.stack([self.model.fast.pre.transform_one(row) for row in fields])
+        else:
+            matrix, fields = self.shap.inputs(self.frame(rows))
+        return tree_shap.explained(self.shap, matrix, fields, self.predict(items), unit="price in USD", top=top)
 
     def drift_frame(
         self, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]] | None = None

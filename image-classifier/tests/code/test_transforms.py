@@ -10,7 +10,15 @@ import pytest
 from PIL import Image
 
 from image_classifier.data import canonical, images_of, read_idx
-from image_classifier.features import ImageError, decode, encode_png, image_signals, normalise, to_canonical
+from image_classifier.features import (
+    ImageError,
+    decode,
+    encode_png,
+    image_signals,
+    normalise,
+    photo_like,
+    to_canonical,
+)
 
 
 def png(array: np.ndarray, fmt: str = "PNG") -> bytes:
@@ -19,12 +27,30 @@ def png(array: np.ndarray, fmt: str = "PNG") -> bytes:
     return buf.getvalue()
 
 
-def test_any_size_and_colour_becomes_28x28_grayscale() -> None:
+def test_any_size_and_colour_becomes_28x28_grayscale_trimmed_and_centred() -> None:
     rgb = np.zeros((300, 200, 3), np.uint8)
-    rgb[100:200, 50:150] = (255, 255, 255)
+    rgb[20:120, 130:180] = (255, 255, 255)  # off-centre, twice as tall as wide
     out = to_canonical(decode(png(rgb), 10**7), 28, 28)
     assert out.shape == (28, 28) and out.dtype == np.uint8
-    assert out[14, 14] > 200 and out[0, 0] == 0  # the white square is centred, the border black
+    assert (out[:, 8:20] > 200).all() and (out[:, :6] == 0).all() and (out[:, 22:] == 0).all()
+
+
+def test_a_photo_on_a_light_background_reads_as_the_dataset_image() -> None:
+    garment = np.zeros((28, 28), np.uint8)
+    garment[0:28, 7:21] = 90  # a dress: the full height, half the width
+    garment[2:10, 9:19] = 230  # a light yoke
+    for seed in range(5):
+        photo = photo_like(garment, np.random.default_rng(seed))
+        assert photo.ndim == 3 and photo.shape[0] > 100 and photo[0, 0].mean() > 150  # colour, large, light
+        read = to_canonical(decode(png(photo, "PNG"), 10**7), 28, 28).astype(float)
+        assert np.corrcoef(read.ravel(), garment.ravel())[0, 1] > 0.9, seed
+        assert (read[:, :5] < 20).all() and (read[:, 23:] < 20).all()  # the light background is black
+
+
+def test_a_picture_with_nothing_on_it_is_black() -> None:
+    for value in (0, 235):
+        flat = np.full((90, 60, 3), value, np.uint8)
+        assert not to_canonical(flat, 28, 28).any()
 
 
 def test_non_image_is_415_and_truncated_is_422() -> None:

@@ -1,7 +1,7 @@
 """``POST /explain`` on the real API: the answer ``/predict`` gives plus its explanation, the same
 validation, and for exact methods the additivity the explanation promises (base value + the listed
-contributions + the rest = the explained value). Where the task type has no explanation yet the
-route is not there (404, and not in the document)."""
+contributions + the rest = the explained value). A task type without an explanation would have no
+route (404, and not in the document)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,8 @@ def test_explain_answers_as_predict_with_an_additive_explanation(server: str, tr
         if why["exact"]:
             total = why["base_value"] + math.fsum(term["contribution"] for term in why["terms"]) + why["rest"]
             assert abs(total - why["value"]) <= 1e-9 * max(1.0, abs(why["value"])), why
+        if "answer" in why and "prediction" in answer:  # the answer the explained output stands for, unrounded
+            assert abs(why["answer"] - answer["prediction"]) <= 0.005 + 1e-6, (why["answer"], answer)
     one = httpx.post(f"{server}/explain", json=sample[0], timeout=60).json()
     assert one["explanation"] == body["explanations"][0]["explanation"] and one["model_version"]
 

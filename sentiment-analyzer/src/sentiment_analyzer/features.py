@@ -57,6 +57,37 @@ class TextEncoder:
         return Encoded(ids, truncated, tokens, unknown, split)
 
 
+@dataclass(frozen=True)
+class Word:
+    """A word of the text as the model reads it: its characters and its token positions."""
+
+    text: str
+    start: int
+    end: int
+    positions: list[int]
+
+
+def read_words(encoder: TextEncoder, text: str) -> tuple[list[int], list[Word]]:
+    """The token ids the model reads for ``text`` (truncated as ``encode`` does) and its words
+    within them, each with the positions of its sub-word pieces (special tokens belong to none)."""
+    encoding = encoder.tokenizer.encode(text)
+    full = encoding.ids
+    kept = list(range(len(full)))
+    if len(full) > encoder.max_length:
+        kept = kept[: encoder.max_length - 1] + kept[-1:]
+    ids = [full[k] for k in kept]
+    groups: dict[int, list[int]] = {}
+    for position, k in enumerate(kept):
+        word = encoding.word_ids[k]
+        if word is not None and encoding.offsets[k][1] > encoding.offsets[k][0]:
+            groups.setdefault(word, []).append(position)
+    words = []
+    for positions in groups.values():
+        start, end = encoding.offsets[kept[positions[0]]][0], encoding.offsets[kept[positions[-1]]][1]
+        words.append(Word(text[start:end], start, end, positions))
+    return ids, words
+
+
 def pad(sequences: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Token ids padded to the longest sequence, and the attention mask (int64, as BERT takes them)."""
     width = max((len(s) for s in sequences), default=0)

@@ -102,6 +102,7 @@ class Predictor(ServedPredictor):
                         "terms": [{"name": words[i][0], "position": i, "contribution": words[i][1]} for i in listed],
                         "rest": math.fsum(words[i][1] for i in ranked[top:]) + unplaced,
                         "ngrams": [{"name": g, "analyzer": a, "contribution": v} for a, g, v in strongest],
+                        "words": [{"name": word, "contribution": share} for word, share in words],
                         "exact": True,
                     },
                 }

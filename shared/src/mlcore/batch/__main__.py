@@ -16,7 +16,6 @@ Exit codes: 0 done, 2 refused or bad input (the message says what to fix).
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -25,12 +24,7 @@ from pathlib import Path
 
 from mlcore.batch.inputs import Refused
 from mlcore.batch.local import Summary, score
-from mlcore.foundation.served import ServedModel
-
-
-def served_model(home: str) -> ServedModel:
-    module, _, name = home.partition(":")
-    return getattr(importlib.import_module(module), name)
+from mlcore.foundation.served import served_at
 
 
 def record_run(summary: Summary, project: Path, experiment: str) -> str:
@@ -76,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"score: --output {args.output} must end in .parquet", file=sys.stderr)
         return 2
     try:
-        served = served_model(args.served)
+        served = served_at(args.served)
         if args.engine == "spark":
             if args.resume or args.log:
                 raise Refused("RESUME=1 and LOG= are in-process features: Spark retries failed tasks itself")

@@ -95,3 +95,11 @@ class ServedModel:
         module, _, name = self.home.partition(":")
         if not (module.startswith(f"{self.package}.") and name.isidentifier()):
             raise ValueError(f"ServedModel.home={self.home!r} must be '{self.package}.<module>:<name>'")
+
+
+def served_at(home: str) -> ServedModel:
+    """The ``ServedModel`` a project names as ``module:NAME`` (e.g. ``spam_classifier.predictor:SERVED``)."""
+    import importlib
+
+    module, _, name = home.partition(":")
+    return getattr(importlib.import_module(module), name)

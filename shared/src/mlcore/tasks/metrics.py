@@ -271,6 +271,18 @@ def write_plots(tables: Mapping[str, pd.DataFrame], out_dir: str | Path) -> list
 def _draw(ax: Any, name: str, table: pd.DataFrame) -> None:
     if "pixels" in table.columns:  # a grid of images (image_grid_table)
         _draw_grid(ax, table)
+    elif name == "explanation_maps":
+        _draw_maps(ax, table)
+    elif name == "explanation_terms":
+        ordered = table.iloc[::-1]
+        several = ordered["label"].nunique() > 1
+        names = [
+            f"{label}: {term}" if several else str(term)
+            for label, term in zip(ordered["label"], ordered["term"], strict=True)
+        ]
+        ax.barh(names, ordered["importance"])
+        ax.set_xlabel("mean contribution towards the label" if several else "mean |contribution|")
+        ax.tick_params(axis="y", labelsize=6)
     elif name == "confusion":
         matrix = pd.crosstab(table["actual"], table["predicted"])
         ax.imshow(matrix.to_numpy(), cmap="Blues")
@@ -344,6 +356,23 @@ def interval(y_pred: np.ndarray, halfwidth: float, scale: str) -> tuple[np.ndarr
     if scale == "log":
         return y_pred * np.exp(-halfwidth), y_pred * np.exp(halfwidth)
     return y_pred - halfwidth, y_pred + halfwidth
+
+
+def _draw_maps(ax: Any, table: pd.DataFrame, columns: int = 5) -> None:
+    """Mean occlusion maps per class (red: the class's support), each titled with its class."""
+    ax.axis("off")
+    if table.empty:
+        return
+    fig = ax.figure
+    rows = -(-len(table) // columns)
+    fig.set_size_inches(columns * 1.6, rows * 1.8)
+    peak = max(float(np.abs(np.array(row.heat.split(), dtype=float)).max()) for row in table.itertuples()) or 1.0
+    for i, row in enumerate(table.itertuples(index=False)):
+        heat = np.array(row.heat.split(), dtype=float).reshape(int(row.height), int(row.width))
+        sub = fig.add_subplot(rows, columns, i + 1)
+        sub.imshow(heat, cmap="RdBu_r", vmin=-peak, vmax=peak)
+        sub.set_title(f"{row.label} ({row.items})", fontsize=6)
+        sub.axis("off")
 
 
 def _draw_grid(ax: Any, table: pd.DataFrame, columns: int = 5) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mlcore.data.stages import SPLITS, split_path
 from mlcore.foundation.config import to_dict
@@ -22,11 +22,13 @@ from mlcore.foundation.progress import say, step
 from mlcore.foundation.served import ServedModel, ServedPredictor
 from mlcore.lifecycle import runs, tracking
 from mlcore.tasks.base import Scored, Task
+from mlcore.tasks.global_explanations import global_explanations
 
 if TYPE_CHECKING:
     from mlcore.lifecycle.promotion import Decision
 
 SWEEP_PARENT_ENV = "ML_SWEEP_PARENT_RUN_ID"
+EXPLAIN_ITEMS = 100  # test items explained at evaluation for the global view (evaluate.explain_items)
 
 
 def read_splits(cfg: DictConfig, root: Path, names: tuple[str, ...] = SPLITS) -> dict[str, pd.DataFrame]:
@@ -119,6 +121,9 @@ def evaluate(task: Task, cfg: DictConfig, root: Path) -> dict[str, float]:
     splits = read_splits(cfg, root)
     predictor = task.served.load(Path(root) / cfg.paths.model)
     result: Scored = task.score(predictor, splits["test"], cfg) | task.assess(predictor, cfg, splits)
+    explain_items = int(OmegaConf.select(cfg, "evaluate.explain_items", default=EXPLAIN_ITEMS))
+    with step("evaluate", f"explaining {explain_items} test items with the served predictor"):
+        result = result | global_explanations(predictor, task.served, splits["test"], explain_items)
     written = write_plots(result.tables, Path(root) / cfg.paths.plots)
     tracking.record_evaluation(Path(root) / cfg.paths.run_info, result.metrics, Path(root) / cfg.paths.metrics, written)
     say("evaluate", "  ".join(f"{k}={result.metrics[k]:.4f}" for k in task.headline))
@@ -228,6 +233,8 @@ def promote(task: Task, cfg: DictConfig, root: Path) -> Decision:
             }
         )
     write_decision(decision, Path(root) / cfg.paths.promotion)
+    with step("promote", f"model card of version {decision.version}"):
+        card_version(cfg, root, decision, info, len(test))
     if decision.promoted or not (Path(root) / cfg.paths.export).exists():
         try:
             registry.download_champion(cfg.project.model_name, Path(root) / cfg.paths.export)
@@ -236,6 +243,62 @@ def promote(task: Task, cfg: DictConfig, root: Path) -> Decision:
     verdict = f"PROMOTED to @{cfg.rollout.register_as}" if decision.promoted else "kept as a candidate"
     say("promote", f"version {decision.version} {verdict}: {decision.reason}")
     return decision
+
+
+def card_facts(cfg: DictConfig, root: Path, decision: Decision, info: dict[str, Any], test_rows: int) -> Any:
+    """What the model card of the registered version says, read from the stages' outputs."""
+    from mlcore.lifecycle.artifacts import reference_profile
+    from mlcore.lifecycle.model_card import CardFacts
+
+    root = Path(root)
+    validation = read_json(root / cfg.paths.validation) if (root / cfg.paths.validation).exists() else {}
+    terms = root / cfg.paths.plots / "explanation_terms.csv"
+    explanation = pd.read_csv(terms).head(15).to_dict(orient="records") if terms.exists() else []
+    try:
+        signals = list(reference_profile(root / cfg.paths.model).get("features", []))
+    except FileNotFoundError:
+        signals = []
+    data = to_dict(cfg.data)
+    return CardFacts(
+        name=cfg.project.model_name,
+        version=str(decision.version),
+        task_type=cfg.project.task_type,
+        run_id=info["run_id"],
+        decision=("promoted" if decision.promoted else "kept as a candidate") + f": {decision.reason}",
+        data={"name": data.get("name", ""), "source": data.get("source", {})},
+        data_stats=validation.get("stats", {}),
+        test_rows=test_rows,
+        metrics=read_json(root / cfg.paths.metrics),
+        explanation=explanation,
+        drift_signals=signals,
+        intended_use=str(OmegaConf.select(cfg, "project.intended_use", default="") or ""),
+        limitations=list(OmegaConf.select(cfg, "project.limitations", default=[]) or []),
+    )
+
+
+def card_version(cfg: DictConfig, root: Path, decision: Decision, info: dict[str, Any], test_rows: int) -> Path:
+    """Write the version's model card (``reports/model_card.md`` and ``.html``), log both on the
+    training run (``model_card/``) and link them from the version's description in the registry."""
+    import mlflow
+
+    from mlcore.lifecycle import model_card
+
+    facts = card_facts(cfg, root, decision, info, test_rows)
+    markdown = model_card.render(facts)
+    folder = Path(root) / cfg.paths.reports
+    md = write_text(folder / "model_card.md", markdown)
+    html = write_text(folder / "model_card.html", model_card.to_html(markdown, f"{facts.name} v{facts.version}"))
+    with runs.owned_run(run_id=info["run_id"]):
+        mlflow.log_artifact(str(md), artifact_path="model_card")
+        mlflow.log_artifact(str(html), artifact_path="model_card")
+    if decision.version:
+        link = f"runs:/{info['run_id']}/model_card/model_card.html"
+        headline = [(k, v) for k, v in facts.metrics.items() if k.startswith("test_")][:3]
+        summary = ", ".join(f"{k.removeprefix('test_')} {v:.4f}" for k, v in headline)
+        mlflow.MlflowClient().update_model_version(
+            cfg.project.model_name, str(decision.version), description=f"Model card: {link} ({summary})"
+        )
+    return html
 
 
 def sweep_trial(task: Task, cfg: DictConfig, root: Path) -> float:

@@ -72,3 +72,20 @@ def test_metrics_file_matches_run(trained: dict[str, Any]) -> None:
     run = mlflow.get_run(trained["run_info"]["run_id"])
     primary = cfg.train.promotion.primary_metric
     assert metrics[primary] == pytest.approx(run.data.metrics[primary])
+
+
+def test_the_registered_version_has_a_model_card_linked_from_the_registry(trained: dict[str, Any]) -> None:
+    cfg, decision = trained["cfg"], trained["decision"]
+    reports = trained["root"] / cfg.paths.reports
+    card = (reports / "model_card.md").read_text()
+    assert f"version {decision.version}" in card
+    for section in ("## Intended use", "## Training data", "## Evaluation", "## Explanations", "## Limitations"):
+        assert section in card
+    metrics = json.loads((trained["root"] / cfg.paths.metrics).read_text())
+    primary = cfg.train.promotion.primary_metric
+    assert f"| {primary.removeprefix('test_')} | {metrics[primary]:.4f} |" in card
+    assert "<table>" in (reports / "model_card.html").read_text()
+    version = mlflow.MlflowClient().get_model_version(cfg.project.model_name, decision.version)
+    assert f"runs:/{trained['run_info']['run_id']}/model_card/model_card.html" in version.description
+    logged = {a.path for a in mlflow.MlflowClient().list_artifacts(trained["run_info"]["run_id"], "model_card")}
+    assert logged == {"model_card/model_card.md", "model_card/model_card.html"}

@@ -24,7 +24,7 @@ from mlcore.tasks.metrics import image_grid_table, multiclass_metrics, multiclas
 from omegaconf import DictConfig
 
 from .data import images_of
-from .features import image_signals, normalise
+from .features import image_signals, normalise, photo_like, to_canonical
 from .predictor import EMBEDDING_DIMS, SERVED, Predictor, request_items
 
 PROJECTION_DIMS = 8  # embedding drift: the reference's top principal components
@@ -134,7 +134,31 @@ class ImageClassification:
     def assess(self, predictor: Any, cfg: DictConfig, splits: Mapping[str, pd.DataFrame]) -> Scored:
         test = splits["test"]
         signals = image_signals(images_of(test.head(1), cfg.data.image.height, cfg.data.image.width))
-        return Scored({"test_images": float(len(test)), "signal_columns": float(signals.shape[1])})
+        return Scored(
+            {"test_images": float(len(test)), "signal_columns": float(signals.shape[1])}
+            | photo_accuracy(predictor, test, cfg)
+        )
+
+
+PHOTOS = 300  # test images made into photos for test_photo_accuracy
+
+
+def photo_accuracy(predictor: Any, test: pd.DataFrame, cfg: DictConfig, n: int = PHOTOS) -> dict[str, float]:
+    """Accuracy on test images made into phone / shop photos (``features.photo_like``: colour, a
+    light background, off-centre, any size, JPEG), read through the served path (``to_canonical``),
+    beside the same images as the dataset holds them."""
+    height, width = cfg.data.image.height, cfg.data.image.width
+    sample = test.head(n)
+    images = images_of(sample, height, width)
+    y = targets(sample, cfg)
+    rng = np.random.default_rng(0)  # the same photos for every model, so versions compare
+    photos = np.stack([to_canonical(photo_like(image, rng), height, width) for image in images])
+    plain = predictor.forward(images)[0].argmax(axis=1)
+    photographed = predictor.forward(photos)[0].argmax(axis=1)
+    return {
+        "test_photo_accuracy": float((photographed == y).mean()),
+        "test_photo_plain_accuracy": float((plain == y).mean()),
+    }
 
 
 class _InMemory(Predictor):

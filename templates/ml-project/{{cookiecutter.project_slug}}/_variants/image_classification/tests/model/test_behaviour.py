@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from {{ cookiecutter.package_name }}.data import images_of
+from {{ cookiecutter.package_name }}.features import photo_like
 from {{ cookiecutter.package_name }}.predictor import load_predictor
 
 pytestmark = pytest.mark.slow  # every test here uses the trained pipeline
@@ -71,3 +72,22 @@ def test_every_class_stays_above_a_floor(model: Any, test_images: Any, trained: 
     predicted = np.array(model.labels)[model.forward(images)[0].argmax(axis=1)]
     per_class = pd.Series(predicted == test["label"].to_numpy()).groupby(test["label"].to_numpy()).mean()
     assert per_class.min() >= 0.2, per_class.to_dict()
+
+
+def test_photos_of_garments_on_a_light_background_are_read_as_well_as_the_dataset(
+    model: Any, test_images: Any, trained: dict[str, Any]
+) -> None:
+    """Test images made into phone or shop photos (``features.photo_like``: colour, a light
+    unevenly lit background, off-centre, 4-10x the size, JPEG) and sent as uploads, through
+    ``to_canonical`` as the service reads them: nearly as accurate as the dataset's own images,
+    far from chance. The evaluation records the same on 300 images (``test_photo_accuracy``)."""
+    images, test = test_images
+    rng = np.random.default_rng(1)
+    photos = [photo_like(image, rng) for image in images[:120]]
+    answers = model.predict([item(photo, "JPEG") for photo in photos])
+    photo_accuracy = np.mean([a["label"] == label for a, label in zip(answers, test["label"][:120], strict=True)])
+    plain = np.mean(np.array(model.labels)[model.forward(images[:120])[0].argmax(axis=1)] == test["label"][:120])
+    chance = 1 / len(model.labels)
+    assert photo_accuracy >= 0.8 * plain and photo_accuracy >= 3 * chance, (photo_accuracy, plain)
+    metrics = trained["metrics"]
+    assert metrics["test_photo_accuracy"] >= 0.8 * metrics["test_photo_plain_accuracy"], metrics

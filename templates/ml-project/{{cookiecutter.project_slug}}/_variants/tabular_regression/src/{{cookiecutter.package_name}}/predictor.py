@@ -9,6 +9,7 @@ train stage and the MLflow pyfunc flavor read of this project's serving code.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 from mlcore.foundation.served import ServedModel, ServedPredictor
 from mlcore.lifecycle import flavors
+from mlcore.tasks import tree_shap
 from mlcore.tasks.metrics import interval
 from pydantic import BaseModel
 
@@ -54,6 +56,16 @@ class Predictor(ServedPredictor):
             }
             for p, low, high in zip(preds, lows, highs, strict=True)
         ]
+
+    @cached_property
+    def shap(self) -> tree_shap.TreeShap:
+        """The tree explainer of the pipeline (loads scikit-learn and shap on the first ``/explain``)."""
+        return tree_shap.TreeShap.of(self.pipeline)
+
+    def explain(self, items: Sequence[BaseModel], top: int = 10) -> list[dict[str, Any]]:
+        """Each answer with the exact SHAP value of every input field (``mlcore.tasks.tree_shap``)."""
+        matrix, fields = self.shap.inputs(self.frame([item.model_dump() for item in items]))
+        return tree_shap.explained(self.shap, matrix, fields, self.predict(items), unit="target", top=top)
 
     def drift_frame(
         self, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, Any]] | None = None

@@ -21,11 +21,13 @@ from mlcore.foundation.served import ServedModel, ServedPredictor
 from mlcore.lifecycle import flavors
 from mlcore.lifecycle.flavors import onnx_path
 from mlcore.monitoring.embedding import PROJECTION_FILE, project
+from mlcore.tasks import occlusion
 
-from .features import Encoded, TextEncoder, forward_batches, softmax, text_signals
+from .features import Encoded, TextEncoder, forward_batches, read_words, softmax, text_signals
 from .schemas import Answer, Item
 
 TOKENIZER_FILE = "tokenizer"  # extra file shipped with the model: the tokenizer's JSON
+OCCLUDED_UNITS = 32  # /explain scores at most this many deletions (about 10 ms each on 2 cores)
 GROUP_ITEMS = 8  # texts per length group within a batch (measured on 2 cores: 466 texts/s vs 313 with 32)
 
 
@@ -72,6 +74,47 @@ class Predictor(ServedPredictor):
                 }
             )
         return answers
+
+    def explain(self, items: Sequence[Any], top: int = 10) -> list[dict[str, Any]]:
+        """Each word's part in the answer by occlusion on the served graph: the fall in the
+        predicted label's probability when the word's sub-word pieces are deleted, every deletion
+        scored in one batch (``mlcore.tasks.occlusion``); a text of more than ``OCCLUDED_UNITS``
+        words is taken away in runs of adjacent words, each word given its run's fall. Words past
+        the model's reach (truncated) are not listed. Not additive: words act together, so the
+        falls need not sum to anything."""
+        answers = self.predict(items)
+        explained = []
+        for item, answer in zip(items, answers, strict=True):
+            text = item.text if hasattr(item, "text") else item["text"]
+            ids, words = read_words(self.encoder, text)
+            run = -(-len(words) // OCCLUDED_UNITS) if words else 1  # words per unit: one, or runs on long texts
+            units = [words[i : i + run] for i in range(0, len(words), run)]
+            variants = [ids, *occlusion.without_units(ids, [[p for w in unit for p in w.positions] for unit in units])]
+            logits, _ = forward_batches(self.run, variants, self.encoder.pad_id, GROUP_ITEMS)
+            base, unit_falls = occlusion.drops(softmax(logits), self.labels.index(answer["label"]))
+            falls = np.repeat(unit_falls, [len(unit) for unit in units]) if units else unit_falls
+            listed = sorted(sorted(range(len(words)), key=lambda i: -abs(falls[i]))[:top])
+            explained.append(
+                {
+                    **answer,
+                    "explanation": {
+                        "method": "occlusion on the served ONNX graph: each word's pieces deleted in turn"
+                        + (f" (in runs of {run} words: the text has over {OCCLUDED_UNITS})" if run > 1 else ""),
+                        "output": f"fall in the probability of {answer['label']} when the word is deleted",
+                        "base_value": base,
+                        "value": base,
+                        "terms": [
+                            {"name": words[i].text, "position": i, "contribution": float(falls[i])} for i in listed
+                        ],
+                        "words": [
+                            {"name": word.text, "start": word.start, "end": word.end, "contribution": float(fall)}
+                            for word, fall in zip(words, falls, strict=True)
+                        ],
+                        "exact": False,
+                    },
+                }
+            )
+        return explained
 
     def signals(
         self, texts: Sequence[str], probabilities: np.ndarray, embeddings: np.ndarray, encoded: Encoded
