@@ -1,6 +1,6 @@
 """Occlusion: what a network's answer owes to each part of its input, read from the served graph.
 
-A part's attribution is how much the predicted class's probability falls when that part is taken
+A part's attribution is how much the predicted class's log-odds fall when that part is taken
 away (image patches set to the background, words deleted), every variant scored in one forward
 pass of the served ONNX model: no gradients, no torch in the worker, and the explanation is of the
 exact model that answers. Pure functions over arrays; the projects' predictors supply the forward
@@ -67,10 +67,18 @@ def without_units(ids: Sequence[int], units: Sequence[Sequence[int]]) -> list[li
     return out
 
 
+def log_odds(probabilities: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)), with p kept inside [1e-7, 1 - 1e-7]."""
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p) - np.log1p(-p)
+
+
 def drops(probabilities: np.ndarray, target: int) -> tuple[float, np.ndarray]:
-    """The target class's probability on the original (row 0) and its fall on each variant (rows 1:)."""
-    base = float(probabilities[0, target])
-    return base, base - probabilities[1:, target]
+    """The target class's log-odds on the original (row 0) and their fall on each variant (rows
+    1:). Log-odds rather than probability: a confident answer (p = 0.9999) still shows which parts
+    it rests on, and the order of the parts is the same either way."""
+    odds = log_odds(probabilities[:, target])
+    return float(odds[0]), odds[0] - odds[1:]
 
 
 def overlay_png(image: np.ndarray, heat: np.ndarray, scale: int = 8) -> str:

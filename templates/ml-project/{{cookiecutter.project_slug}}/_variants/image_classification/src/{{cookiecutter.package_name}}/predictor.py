@@ -86,7 +86,7 @@ class Predictor(ServedPredictor):
     def explain(self, items: Sequence[Any], top: int = 5) -> list[dict[str, Any]]:
         """Where the answer comes from, by occlusion on the served graph: square patches of the
         canonical image set to its black background in turn, all scored in one forward pass; a
-        pixel's value is the mean fall in the predicted class's probability over the patches that
+        pixel's value is the mean fall in the predicted class's log-odds over the patches that
         cover it (``heatmap``, H x W, and ``overlay_png``, the image under it; red supports the
         answer). Grad-CAM would need the torch model, which the worker does not have."""
         images = self.images(items)
@@ -108,7 +108,7 @@ class Predictor(ServedPredictor):
                     "explanation": {
                         "method": f"occlusion on the served ONNX graph: {OCCLUSION_PATCH} x {OCCLUSION_PATCH} patches "
                         f"set to the background, stride {OCCLUSION_STRIDE}",
-                        "output": f"fall in the probability of {answer['label']} when a patch is hidden",
+                        "output": f"fall in the log-odds of {answer['label']} when a patch is hidden",
                         "base_value": base,
                         "value": base,
                         "terms": terms,

@@ -77,7 +77,7 @@ class Predictor(ServedPredictor):
 
     def explain(self, items: Sequence[Any], top: int = 10) -> list[dict[str, Any]]:
         """Each word's part in the answer by occlusion on the served graph: the fall in the
-        predicted label's probability when the word's sub-word pieces are deleted, every deletion
+        predicted label's log-odds when the word's sub-word pieces are deleted, every deletion
         scored in one batch (``mlcore.tasks.occlusion``); a text of more than ``OCCLUDED_UNITS``
         words is taken away in runs of adjacent words, each word given its run's fall. Words past
         the model's reach (truncated) are not listed. Not additive: words act together, so the
@@ -100,7 +100,7 @@ class Predictor(ServedPredictor):
                     "explanation": {
                         "method": "occlusion on the served ONNX graph: each word's pieces deleted in turn"
                         + (f" (in runs of {run} words: the text has over {OCCLUDED_UNITS})" if run > 1 else ""),
-                        "output": f"fall in the probability of {answer['label']} when the word is deleted",
+                        "output": f"fall in the log-odds of {answer['label']} when the word is deleted",
                         "base_value": base,
                         "value": base,
                         "terms": [
