@@ -85,6 +85,9 @@ def test_the_registered_version_has_a_model_card_linked_from_the_registry(traine
     primary = cfg.train.promotion.primary_metric
     assert f"| {primary.removeprefix('test_')} | {metrics[primary]:.4f} |" in card
     assert "<table>" in (reports / "model_card.html").read_text()
+    if cfg.evaluate.slices:  # metrics per slice, the worst named on the card and readable by a gate
+        assert f"test_worst_slice_{cfg.evaluate.slices.metric}" in metrics
+        assert "Worst slice: " in card and (trained["root"] / cfg.paths.plots / "slices.csv").exists()
     version = mlflow.MlflowClient().get_model_version(cfg.project.model_name, decision.version)
     assert f"runs:/{trained['run_info']['run_id']}/model_card/model_card.html" in version.description
     logged = {a.path for a in mlflow.MlflowClient().list_artifacts(trained["run_info"]["run_id"], "model_card")}

@@ -102,7 +102,13 @@ def render(facts: CardFacts) -> str:
         keys = list(facts.slices[0])
         lines += ["| " + " | ".join(keys) + " |", "| " + " | ".join("---" for _ in keys) + " |"]
         lines += ["| " + " | ".join(_cell(row[k]) for k in keys) + " |" for row in facts.slices]
-        lines += ["", f"Worst slice: {_cell(facts.slices[0][keys[0]])}."]
+        first = facts.slices[0]
+        metric = next((k for k in keys if k not in ("slice", "group", "rows", "enough_rows")), keys[-1])
+        if first.get("enough_rows", True):
+            lines += [
+                "",
+                f"Worst slice: {first.get('slice')} = {first.get('group')} ({metric} {_cell(first[metric])}, {first.get('rows')} rows).",
+            ]
     else:
         lines.append("No slice metrics were computed for this version.")
     lines += ["", "## Explanations", ""]
@@ -113,7 +119,9 @@ def render(facts: CardFacts) -> str:
     else:
         lines.append("No global explanation was recorded for this version.")
     lines += ["", "## Limitations", ""]
-    lines += [f"- {item}" for item in facts.limitations] or ["- None recorded."]
+    lines += [f"- {item}" for item in facts.limitations] or [
+        "- None recorded yet (`project.limitations` in the config)."
+    ]
     lines += ["", "## Monitoring", ""]
     if facts.drift_signals:
         lines.append(

@@ -283,6 +283,13 @@ def _draw(ax: Any, name: str, table: pd.DataFrame) -> None:
         ax.barh(names, ordered["importance"])
         ax.set_xlabel("mean contribution towards the label" if several else "mean |contribution|")
         ax.tick_params(axis="y", labelsize=6)
+    elif name == "slices":
+        ordered = table.iloc[::-1]
+        metric = table.columns[3]
+        ax.barh([f"{a}: {b} ({n})" for a, b, n in zip(ordered["slice"], ordered["group"], ordered["rows"], strict=True)],
+                ordered[metric], color=["#2a5bd7" if ok else "#bbbbbb" for ok in ordered["enough_rows"]])  # fmt: skip
+        ax.set_xlabel(f"{metric} per slice (grey: too few rows to judge)")
+        ax.tick_params(axis="y", labelsize=6)
     elif name == "confusion":
         matrix = pd.crosstab(table["actual"], table["predicted"])
         ax.imshow(matrix.to_numpy(), cmap="Blues")

@@ -124,10 +124,42 @@ def evaluate(task: Task, cfg: DictConfig, root: Path) -> dict[str, float]:
     explain_items = int(OmegaConf.select(cfg, "evaluate.explain_items", default=EXPLAIN_ITEMS))
     with step("evaluate", f"explaining {explain_items} test items with the served predictor"):
         result = result | global_explanations(predictor, task.served, splits["test"], explain_items)
+    result = result | slice_metrics(predictor, task.served, splits["test"], cfg)
     written = write_plots(result.tables, Path(root) / cfg.paths.plots)
     tracking.record_evaluation(Path(root) / cfg.paths.run_info, result.metrics, Path(root) / cfg.paths.metrics, written)
     say("evaluate", "  ".join(f"{k}={result.metrics[k]:.4f}" for k in task.headline))
     return result.metrics
+
+
+def slice_metrics(predictor: Any, served: ServedModel, test: pd.DataFrame, cfg: DictConfig) -> Scored:
+    """Metrics per slice of the test split (``evaluate.slices``: the truth column, the answer's
+    field, the metric and the slicings), scored by the served predictor; the worst slice's value
+    as ``test_worst_slice_<metric>`` (a gate can read it) and the table as ``slices``."""
+    from mlcore.tasks.slices import Slicing, row_scores, slice_table, worst
+
+    spec = OmegaConf.select(cfg, "evaluate.slices", default=None)
+    if not spec or not spec.get("by"):
+        return Scored()
+    rows = test.head(int(OmegaConf.select(cfg, "evaluate.slice_rows", default=2000)))
+    slicings = [Slicing.of(to_dict(by)) for by in spec.by]
+    for missing in [s for s in slicings if s.column not in rows.columns]:
+        say("evaluate", f"slice {missing.name!r} left out: the test split has no column {missing.column!r}")
+    slicings = [s for s in slicings if s.column in rows.columns]
+    if not slicings:
+        return Scored()
+    with step("evaluate", f"metrics per slice on {len(rows)} test rows"):
+        items = [served.item.model_validate(row) for row in served.request_items(rows)]
+        answers = [answer for i in range(0, len(items), 200) for answer in predictor.predict(items[i : i + 200])]
+        scores = row_scores(answers, rows[spec.truth].tolist(), spec.answer, spec.metric)
+        table = slice_table(rows, scores, slicings, spec.metric)
+    bad = worst(table, spec.metric)
+    if bad is None:
+        return Scored({}, {"slices": table})
+    say(
+        "evaluate",
+        f"worst slice: {bad['slice']} = {bad['group']} ({spec.metric} {bad[spec.metric]:.4f}, {bad['rows']} rows)",
+    )
+    return Scored({f"test_worst_slice_{spec.metric}": float(bad[spec.metric])}, {"slices": table})
 
 
 def trial(task: Task, cfg: DictConfig, root: Path) -> float:
@@ -254,6 +286,8 @@ def card_facts(cfg: DictConfig, root: Path, decision: Decision, info: dict[str, 
     validation = read_json(root / cfg.paths.validation) if (root / cfg.paths.validation).exists() else {}
     terms = root / cfg.paths.plots / "explanation_terms.csv"
     explanation = pd.read_csv(terms).head(15).to_dict(orient="records") if terms.exists() else []
+    sliced = root / cfg.paths.plots / "slices.csv"
+    slices = pd.read_csv(sliced).head(12).to_dict(orient="records") if sliced.exists() else []
     try:
         signals = list(reference_profile(root / cfg.paths.model).get("features", []))
     except FileNotFoundError:
@@ -270,6 +304,7 @@ def card_facts(cfg: DictConfig, root: Path, decision: Decision, info: dict[str, 
         test_rows=test_rows,
         metrics=read_json(root / cfg.paths.metrics),
         explanation=explanation,
+        slices=slices,
         drift_signals=signals,
         intended_use=str(OmegaConf.select(cfg, "project.intended_use", default="") or ""),
         limitations=list(OmegaConf.select(cfg, "project.limitations", default=[]) or []),
