@@ -58,3 +58,18 @@ def test_occlusion_maps_are_averaged_per_class(tmp_path: Path) -> None:
 
 def test_nothing_explained_gives_no_table() -> None:
     assert summarise([]).tables == {} and summarise([]).metrics == {}
+
+
+def test_exact_explanations_with_values_give_a_beeswarm_and_dependence(tmp_path: Path) -> None:
+    explained = [
+        answer("a", exact=True, terms=[{"name": "area", "value": v, "contribution": v / 10},
+                                       {"name": "town", "value": "north", "contribution": -0.1}])
+        for v in (1.0, 2.0, 3.0)
+    ]  # fmt: skip
+    tables = summarise(explained).tables
+    swarm = tables["explanation_beeswarm"]
+    assert swarm[swarm["term"] == "area"]["value_rank"].tolist() == pytest.approx([1 / 3, 2 / 3, 1.0])
+    assert swarm[swarm["term"] == "town"]["value_rank"].isna().all()  # a category has no rank
+    assert set(tables["explanation_dependence"]["term"]) == {"area"}
+    written = {p.name for p in write_plots(tables, tmp_path)}
+    assert {"explanation_beeswarm.png", "explanation_dependence.png"} <= written

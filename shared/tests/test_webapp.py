@@ -53,6 +53,8 @@ def test_the_drawings_escape_words_and_order_terms_by_size() -> None:
     assert "rgba(220, 40, 40, 1.00)" in page and "rgba(40, 90, 230, 0.50)" in page
     terms = [{"name": "a", "value": 3, "contribution": 0.1}, {"name": "b", "contribution": -0.5}]
     assert list(draw.contributions(terms)["term"]) == ["b", "a = 3"]
+    commas = [{"name": ",", "position": 2, "contribution": 0.1}, {"name": ",", "position": 4, "contribution": 0.2}]
+    assert list(draw.contributions(commas)["term"]) == [", (word 5)", ", (word 3)"]  # repeated words kept apart
     assert draw.headline({"label": "spam", "spam_probability": 0.91}) == ("spam", "probability 0.910")
     assert draw.headline({"segment": 2, "segment_name": "loyal"})[0] == "loyal"
     assert draw.headline({"prediction": 1000.0, "interval": [900.0, 1100.0], "interval_coverage": 0.9})[0] == (

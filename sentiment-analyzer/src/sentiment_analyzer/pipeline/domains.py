@@ -1,6 +1,6 @@
 """Stage domains: the model scored on out-of-domain snippets (tweets, Amazon reviews, NYT
 editorials) beside its own test split: the cross-domain table in the README and
-``reports/domains.json``, logged to the training run. It gates nothing: it says how far the model
+``reports/domains.json`` (with each domain's most confident mistakes), logged to the training run. It gates nothing: it says how far the model
 travels.
 
 Template-owned: edit templates/ml-project, then `make sync`.
@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from mlcore.data.acquire import AcquisitionError, Source, fetch
 from mlcore.foundation.config import load_params
@@ -26,6 +27,7 @@ from ..data import parse_domains
 from ..task import TASK
 
 DOMAINS_FILE = "domains.json"
+WORST_ERRORS = 5  # the most confident mistakes kept per out-of-domain set (domains.json, the model card's run)
 
 
 def load_domains(cfg: DictConfig, root: Path) -> pd.DataFrame:
@@ -56,12 +58,31 @@ def compare(cfg: DictConfig, root: Path = PROJECT_ROOT) -> dict[str, Any]:
             "f1_macro": round(scored["test_f1_macro"], 4),
         }
         say("domains", f"{domain}: accuracy={scored['test_accuracy']:.4f} on {len(rows)} texts")
+        if not str(domain).endswith("(test)"):
+            table[str(domain)]["worst_errors"] = worst_errors(predictor, rows)
     out = {"domains": table}
     write_json(out, root / cfg.paths.reports / DOMAINS_FILE)
     run_id = read_json(root / cfg.paths.run_info)["run_id"]
     with owned_run(run_id=run_id):
         mlflow.log_metrics({f"domain_{name.split(' ')[0]}_accuracy": row["accuracy"] for name, row in table.items()})
     return out
+
+
+def worst_errors(predictor: Any, rows: pd.DataFrame, n: int = WORST_ERRORS) -> list[dict[str, Any]]:
+    """The ``n`` most confident mistakes on a domain's texts: what the model gets wrong there."""
+    probabilities, _, _ = predictor.forward(rows["text"].tolist())
+    predicted, confidence = probabilities.argmax(axis=1), probabilities.max(axis=1)
+    truth = rows["label"].map({label: i for i, label in enumerate(predictor.labels)}).to_numpy()
+    wrong = np.flatnonzero(predicted != truth)
+    return [
+        {
+            "text": str(rows["text"].iloc[i])[:200],
+            "label": str(rows["label"].iloc[i]),
+            "predicted": predictor.labels[int(predicted[i])],
+            "confidence": round(float(confidence[i]), 4),
+        }
+        for i in wrong[np.argsort(-confidence[wrong], kind="stable")][:n]
+    ]
 
 
 run = compare  # the stage as a function of (cfg, root): what the tests' pipeline runner calls

@@ -8,11 +8,16 @@ Tables (``write_plots`` draws them; DVC plots and MLflow artifacts):
   |contribution| over the items (0 where an item did not list it) and how often it was listed; for
   word attributions, per predicted label the words with the largest mean contribution towards it
   (seen at least twice).
+- ``explanation_beeswarm`` and ``explanation_dependence`` (exact methods with the items' values:
+  SHAP for tabular regression, the margin split for clustering): each item's contribution of the
+  top terms beside its value (a SHAP summary), and for the top three numeric terms contribution
+  against value.
 - ``explanation_maps``: for occlusion maps, the mean map per predicted class.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +29,7 @@ from mlcore.foundation.served import ServedModel
 from mlcore.tasks.base import Scored
 
 TOP = 15
+ALL_TERMS = 10_000  # explain(..., top=ALL_TERMS): every term of an item, for the summaries
 
 
 def explain_items(predictor: Any, served: ServedModel, test: pd.DataFrame, items: int, chunk: int = 25) -> list[dict]:
@@ -33,9 +39,10 @@ def explain_items(predictor: Any, served: ServedModel, test: pd.DataFrame, items
         return []
     validated = [served.item.model_validate(row) for row in served.request_items(test.head(items))]
     out: list[dict] = []
+    every = {"top": ALL_TERMS} if "top" in inspect.signature(predictor.explain).parameters else {}
     try:
         for start in range(0, len(validated), chunk):
-            out.extend(predictor.explain(validated[start : start + chunk]))
+            out.extend(predictor.explain(validated[start : start + chunk], **every))
     except NotImplementedError:
         return []
     return out
@@ -60,6 +67,12 @@ def summarise(explained: Sequence[dict[str, Any]]) -> Scored:
         tables["explanation_terms"] = words_by_label(explained)
     else:
         tables["explanation_terms"] = mean_sizes(whys)
+        if all(why.get("exact") for why in whys) and any("value" in t for why in whys for t in why["terms"]):
+            swarm = beeswarm(whys, tables["explanation_terms"]["term"].head(10).tolist())
+            tables["explanation_beeswarm"] = swarm
+            tables["explanation_dependence"] = swarm[swarm["term"].isin(numeric_terms(swarm)[:3])].reset_index(
+                drop=True
+            )
     return Scored({"explained_items": float(len(explained))}, tables)
 
 
@@ -75,6 +88,35 @@ def mean_sizes(whys: Sequence[dict[str, Any]]) -> pd.DataFrame:
     ]
     frame = pd.DataFrame(rows).sort_values("importance", ascending=False)
     return frame.head(TOP).reset_index(drop=True)
+
+
+def beeswarm(whys: Sequence[dict[str, Any]], terms: Sequence[str]) -> pd.DataFrame:
+    """Every item's contribution of each of ``terms`` beside the item's value of it and that
+    value's rank among the items (0 lowest, 1 highest; empty for a category): a SHAP summary's
+    points, and with the values the dependence plots."""
+    rows = []
+    for why in whys:
+        listed = {str(t["name"]): t for t in why["terms"]}
+        for term in terms:
+            if term in listed:
+                rows.append(
+                    {
+                        "term": term,
+                        "contribution": float(listed[term]["contribution"]),
+                        "value": listed[term].get("value"),
+                    }
+                )
+    frame = pd.DataFrame(rows, columns=["term", "contribution", "value"])
+    numeric = pd.to_numeric(frame["value"], errors="coerce")
+    frame["value_rank"] = numeric.groupby(frame["term"]).rank(pct=True)
+    frame["value"] = numeric.where(numeric.notna(), frame["value"])
+    return frame
+
+
+def numeric_terms(frame: pd.DataFrame) -> list[str]:
+    """The terms of a beeswarm table whose values are numbers, in the table's order."""
+    ranked = frame.dropna(subset=["value_rank"])
+    return list(dict.fromkeys(ranked["term"]))
 
 
 def words_by_label(explained: Sequence[dict[str, Any]]) -> pd.DataFrame:

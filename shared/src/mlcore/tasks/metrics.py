@@ -273,6 +273,15 @@ def _draw(ax: Any, name: str, table: pd.DataFrame) -> None:
         _draw_grid(ax, table)
     elif name == "explanation_maps":
         _draw_maps(ax, table)
+    elif name == "explanation_beeswarm":
+        _draw_beeswarm(ax, table)
+    elif name == "explanation_dependence":
+        for term, part in table.groupby("term", sort=False):
+            ax.scatter(part["value_rank"], part["contribution"], s=6, label=str(term))
+        ax.axhline(0, color="grey", linewidth=0.5)
+        ax.set_xlabel("the item's value (rank among the items)")
+        ax.set_ylabel("contribution")
+        ax.legend(fontsize=6)
     elif name == "explanation_terms":
         ordered = table.iloc[::-1]
         several = ordered["label"].nunique() > 1
@@ -363,6 +372,29 @@ def interval(y_pred: np.ndarray, halfwidth: float, scale: str) -> tuple[np.ndarr
     if scale == "log":
         return y_pred * np.exp(-halfwidth), y_pred * np.exp(halfwidth)
     return y_pred - halfwidth, y_pred + halfwidth
+
+
+def _draw_beeswarm(ax: Any, table: pd.DataFrame) -> None:
+    """A SHAP summary: one row per term (largest first), a dot per item at its contribution,
+    coloured by the item's value (blue low, red high, grey a category), jittered up and down."""
+    terms = list(dict.fromkeys(table["term"]))
+    rng = np.random.default_rng(0)
+    for row, term in enumerate(reversed(terms)):
+        part = table[table["term"] == term]
+        y = row + rng.uniform(-0.3, 0.3, len(part))
+        ranks = part["value_rank"].to_numpy(dtype=float)
+        colours = [plt_colour(r) for r in ranks]
+        ax.scatter(part["contribution"], y, s=5, c=colours)
+    ax.set_yticks(range(len(terms)), list(reversed(terms)))
+    ax.axvline(0, color="grey", linewidth=0.5)
+    ax.set_xlabel("contribution (colour: the item's value, blue low, red high)")
+    ax.tick_params(axis="y", labelsize=6)
+
+
+def plt_colour(rank: float) -> tuple[float, float, float]:
+    if np.isnan(rank):
+        return (0.6, 0.6, 0.6)
+    return (rank, 0.2, 1.0 - rank)
 
 
 def _draw_maps(ax: Any, table: pd.DataFrame, columns: int = 5) -> None:

@@ -54,12 +54,16 @@ def highlighted(words: list[dict[str, Any]]) -> str:
 
 
 def contributions(terms: list[dict[str, Any]]) -> pd.DataFrame:
-    """The terms as a table for a bar chart: a label (with the item's value where known) and the
-    contribution, largest first."""
+    """The terms as a table for a bar chart: a label (with the item's value where known, and the
+    word's position where a word repeats) and the contribution, largest first."""
+    names = [str(term["name"]) for term in terms]
     rows = []
-    for term in terms:
-        value = term.get("value")
-        label = f"{term['name']} = {value}" if value is not None and "value" in term else str(term["name"])
+    for k, term in enumerate(terms):
+        label = names[k]
+        if term.get("value") is not None:
+            label = f"{label} = {term['value']}"
+        elif names.count(names[k]) > 1:
+            label = f"{label} (word {term.get('position', k) + 1})"
         rows.append({"term": label, "contribution": float(term["contribution"])})
     frame = pd.DataFrame(rows, columns=["term", "contribution"])
     return frame.reindex(frame["contribution"].abs().sort_values(ascending=False).index)

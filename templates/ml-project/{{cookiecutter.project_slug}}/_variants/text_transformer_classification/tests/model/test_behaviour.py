@@ -105,3 +105,16 @@ def test_typos_do_not_flip_confident_predictions(model: Predictor, trained: dict
     before = model.predict([{"text": t} for t in confident])
     flips = sum(a["label"] != b["label"] for a, b in zip(before, typos, strict=True))
     assert flips / len(confident) <= 0.10, f"{flips} of {len(confident)} confident predictions flipped by two typos"
+
+
+def test_each_other_domain_lists_its_most_confident_mistakes(trained: dict[str, Any]) -> None:
+    import json
+
+    table = json.loads((Path(trained["root"]) / trained["cfg"].paths.reports / "domains.json").read_text())["domains"]
+    others = {name: row for name, row in table.items() if not name.endswith("(test)")}
+    assert others, table.keys()
+    for name, row in others.items():
+        errors = row["worst_errors"]
+        assert len(errors) <= 5 and all(e["label"] != e["predicted"] for e in errors), name
+        assert [e["confidence"] for e in errors] == sorted((e["confidence"] for e in errors), reverse=True)
+        assert row["accuracy"] < 1.0 or not errors
